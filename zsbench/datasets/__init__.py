@@ -1,0 +1,72 @@
+"""Dataset registry: ``--dataset`` name -> :class:`DatasetSpec`. Specs are data; loaders are imported lazily."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zsbench._registry import Registry
+from zsbench.datasets.base import (
+    CLASSIFICATION,
+    RETRIEVAL,
+    ClassificationData,
+    DatasetData,
+    DatasetSpec,
+    RetrievalData,
+)
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def register_dataset(spec: DatasetSpec, aliases: tuple[str, ...] = ()) -> DatasetSpec:
+    DATASETS.register(spec.name, spec, aliases=aliases)
+    return spec
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The spec for ``name``; a ``wds/<name>`` name gets the webdataset spec."""
+    _ensure_catalog()
+    if name.startswith("wds/"):
+        from zsbench.datasets.webdataset import wds_spec
+
+        return wds_spec(name)
+    return DATASETS.get(name)
+
+
+def list_datasets() -> list[str]:
+    _ensure_catalog()
+    return DATASETS.names()
+
+
+def load_dataset(name: str, root: str | Path, *, split: str = "test", language: str = "en", **options: Any) -> DatasetData:
+    """Load split ``split`` of dataset ``name`` from ``root`` with prompts or captions in ``language``."""
+    from zsbench._registry import resolve_lazy
+
+    spec = get_spec(name)
+    loader = resolve_lazy(spec.loader)
+    return loader(Path(root), split=split, language=language, spec=spec, **options)
+
+
+_catalog_loaded = False
+
+
+def _ensure_catalog() -> None:
+    # Catalog modules hold specs only (no torch), so importing them is cheap.
+    global _catalog_loaded
+    if not _catalog_loaded:
+        _catalog_loaded = True
+        import zsbench.datasets.catalog  # noqa: F401
+
+
+__all__ = [
+    "CLASSIFICATION",
+    "RETRIEVAL",
+    "ClassificationData",
+    "DATASETS",
+    "DatasetSpec",
+    "RetrievalData",
+    "get_spec",
+    "list_datasets",
+    "load_dataset",
+    "register_dataset",
+]

@@ -1,0 +1,1 @@
+"""Dataset specs: classification (filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Dataset specs: retrieval (filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Dataset specs: shapes (filled in by its owner)."""
