@@ -1,0 +1,5 @@
+import sys
+
+from zsbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,259 @@
+"""``zsbench`` command line: a thin layer over :mod:`zsbench.engine`, with CLIP_benchmark's flags and defaults.
+
+Every command of the InternVL evaluation README runs unchanged with ``python3 clip_benchmark/cli.py`` replaced
+by ``zsbench``. Where zsbench differs, it says so in the flag's help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from zsbench.errors import ZsbenchError
+
+log = logging.getLogger("zsbench")
+
+
+def _eval_parser(sub: Any) -> None:
+    p = sub.add_parser("eval", help="evaluate models on datasets (CLIP_benchmark-compatible flags)")
+    p.add_argument("--dataset", type=str, nargs="+", default=None,
+                   help="dataset names, collections or txt files ('name' or 'name,language' per line); "
+                        "default: the embedded procedural datasets shapes and shapes_captions")
+    p.add_argument("--dataset_root", default=None,
+                   help="template with {dataset} / {dataset_cleaned}; default 'root' (zsbench's data cache for "
+                        "the built-in procedural datasets)")
+    p.add_argument("--split", "--test_split", dest="split", default="test")
+    p.add_argument("--model", type=str, nargs="+", default=None,
+                   help="model names; default: the embedded tiny CLIP (zsbench-tiny-shapes)")
+    p.add_argument("--pretrained", type=str, nargs="+", default=None,
+                   help="pretrained tags or checkpoint paths, crossed with --model")
+    p.add_argument("--pretrained_model", type=str, nargs="+", default=[""],
+                   help="'model,pretrained' entries, collection names or txt files; overrides --model/--pretrained")
+    p.add_argument("--model_type", default="open_clip", help="open_clip, hf or internvl")
+    p.add_argument("--task", default="auto",
+                   help="zeroshot_classification, zeroshot_retrieval or auto (the dataset's own task)")
+    p.add_argument("--language", type=str, nargs="+", default=["en"], help="languages; zh = cn, ja = jp")
+    p.add_argument("--batch_size", type=int, default=64)
+    p.add_argument("--num_workers", type=int, default=4)
+    p.add_argument("--recall_k", type=int, nargs="+", default=[5])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", default="{dataset}_{pretrained}_{model}_{language}_{task}.json",
+                   help="output template ({dataset} {model} {pretrained} {pretrained_full_path} {task} {language})")
+    p.add_argument("--skip_existing", action="store_true", help="skip jobs whose result is already written")
+    amp = p.add_mutually_exclusive_group()
+    amp.add_argument("--amp", dest="precision", action="store_const", const="amp",
+                     help="CLIP_benchmark's autocast (fp16 on CUDA, bf16 on CPU)")
+    amp.add_argument("--no_amp", dest="precision", action="store_const", const="fp32", help="run in fp32")
+    amp.add_argument("--precision", dest="precision", choices=["auto", "amp", "amp_fp16", "amp_bf16", "fp32",
+                                                                 "fp16", "bf16"],
+                     help="auto (default): bf16 autocast on GPUs that support it (fp16 for InternVL, as its "
+                          "reference), fp32 on CPU")
+    p.set_defaults(precision="auto")
+    p.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: cuda if available)")
+    p.add_argument("--model_cache_dir", default=None, help="passed to open_clip as cache_dir")
+    p.add_argument("--cache_dir", default=None, help="embedding cache (default $ZSBENCH_CACHE_DIR or ~/.cache/zsbench)")
+    p.add_argument("--no_cache", action="store_true", help="keep embeddings in memory only for this run")
+    p.add_argument("--annotation_file", default="", help="override the caption file of coco/flickr")
+    p.add_argument("--custom_classname_file", default=None)
+    p.add_argument("--custom_template_file", default=None)
+    p.add_argument("--cupl", action="store_true", help="templates are CuPL class -> prompts dicts")
+    p.add_argument("--dump_classnames", action="store_true")
+    p.add_argument("--dump_templates", action="store_true")
+    p.add_argument("--save_clf", default=None)
+    p.add_argument("--load_clfs", nargs="+", default=[])
+    p.add_argument("--skip_corrupt", action="store_true",
+                   help="skip images that cannot be decoded (their count is recorded in the result)")
+    p.add_argument("--download", action="store_true", help="fetch missing public files (annotations, datasets)")
+    p.add_argument("--tokenizer", default=None, help="InternVL .pth: path of tokenizer.model")
+    p.add_argument("--quiet", dest="verbose", action="store_false")
+    p.add_argument("--no_progress", dest="progress", action="store_false")
+    p.add_argument("--wds_cache_dir", default=None)
+    # Accepted for compatibility; zsbench has no linear probe, and --distributed is replaced by torchrun sharding.
+    for flag in ("--train_split", "--val_split", "--val_proportion", "--feature_root"):
+        p.add_argument(flag, nargs="+" if flag != "--feature_root" else None, default=None, help=argparse.SUPPRESS)
+    for flag in ("--fewshot_k", "--fewshot_epochs"):
+        p.add_argument(flag, type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--fewshot_lr", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--normalize", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--skip_load", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--distributed", action="store_true",
+                   help="shard each dataset's images across torchrun ranks (gathered in order)")
+    p.set_defaults(func=cmd_eval)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from zsbench.engine.config import EvalConfig
+    from zsbench.engine.plan import expand_datasets, expand_models
+
+    config = EvalConfig()
+    if args.model is not None or args.pretrained is not None or any(args.pretrained_model):
+        models = expand_models(args.model or ["ViT-B-32-quickgelu"], args.pretrained or ["laion400m_e32"],
+                               args.pretrained_model)
+    else:
+        models = config.models
+    options: dict[str, Any] = {}
+    for key in ("custom_classname_file", "custom_template_file", "annotation_file", "wds_cache_dir"):
+        if getattr(args, key):
+            options[key] = getattr(args, key)
+    if args.cupl:
+        options["cupl"] = True
+    model_options = {"tokenizer": args.tokenizer} if args.tokenizer else {}
+    return EvalConfig(
+        model_type=args.model_type,
+        models=models,
+        datasets=expand_datasets(args.dataset) if args.dataset else config.datasets,
+        dataset_root=args.dataset_root,
+        split=args.split,
+        languages=args.language,
+        task=args.task,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        recall_k=args.recall_k,
+        precision=args.precision,
+        device=args.device,
+        output=args.output,
+        skip_existing=args.skip_existing,
+        cache_dir="" if args.no_cache else args.cache_dir,
+        seed=args.seed,
+        skip_corrupt=args.skip_corrupt,
+        download=args.download,
+        dump_classnames=args.dump_classnames,
+        dump_templates=args.dump_templates,
+        save_clf=args.save_clf,
+        load_clfs=args.load_clfs,
+        verbose=args.verbose,
+        progress=args.progress and args.verbose,
+        model_cache_dir=args.model_cache_dir,
+        model_options=model_options,
+        dataset_options=options,
+    )
+
+
+def _validate(config: Any) -> None:
+    """Fail before any model loads: unknown model type, dataset, task or language is one line."""
+    from zsbench.datasets import get_spec
+    from zsbench.engine.evaluate import resolve_task
+    from zsbench.models import MODEL_TYPES
+
+    MODEL_TYPES.canonical(config.model_type)
+    for dataset, language in config.datasets:
+        get_spec(dataset)
+        resolve_task(dataset, config.task)
+    try:
+        from zsbench.datasets.languages import canonical_language
+    except ImportError:  # pragma: no cover - languages module is part of the dataset catalog
+        return
+    for language in config.languages:
+        canonical_language(language)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from zsbench.engine.evaluate import Evaluator
+
+    config = config_from_args(args)
+    _validate(config)
+    evaluator = Evaluator(config)
+    if args.distributed:
+        from zsbench.engine.distributed import run_distributed
+
+        records = run_distributed(evaluator)
+    else:
+        records = evaluator.run()
+    if args.verbose:
+        print(_summary(records))
+    return 0
+
+
+def _summary(records: list[dict[str, Any]]) -> str:
+    lines = []
+    for r in records:
+        metrics = ", ".join(f"{k}={'null' if v is None else f'{v:.4f}'}" for k, v in r["metrics"].items())
+        cache = r.get("zsbench", {}).get("cache", {}).get("image_embeddings", "")
+        lines.append(f"{r['dataset']} [{r['language']}] {r['model']}: {metrics}  (image embeddings: {cache})")
+    return "\n".join(lines) if lines else "nothing to do (all results exist)"
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from zsbench.engine.atomic import atomic_write_text
+    from zsbench.engine.results import collect, to_csv, to_markdown
+
+    records = collect(args.files)
+    atomic_write_text(args.output, to_csv(records))
+    if args.markdown:
+        atomic_write_text(args.markdown, to_markdown(records))
+    print(f"wrote {len(records)} rows to {args.output}" + (f" and {args.markdown}" if args.markdown else ""))
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from zsbench.datasets.status import dataset_status, format_status_table
+
+    print(format_status_table(dataset_status(args.dataset_root)))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from zsbench.models import MODEL_TYPES
+
+    for name in MODEL_TYPES.names():
+        print(name)
+    return 0
+
+
+def cmd_export_wds(args: argparse.Namespace) -> int:
+    from zsbench.datasets import load_dataset
+    from zsbench.datasets.webdataset import export_wds
+
+    data = load_dataset(args.dataset, args.dataset_root, split=args.split, language=args.language)
+    export_wds(data, args.output, split=args.split, image_format=args.image_format, max_count=args.max_count)
+    print(f"exported {args.dataset} ({args.split}) to {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zsbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    _eval_parser(sub)
+    b = sub.add_parser("build", help="merge result JSON files into a CSV (stable columns) and a Markdown table")
+    b.add_argument("files", nargs="+")
+    b.add_argument("--output", default="benchmark.csv")
+    b.add_argument("--markdown", default=None, help="also write a Markdown table here")
+    b.set_defaults(func=cmd_build)
+    d = sub.add_parser("datasets", help="where each dataset is expected, whether it is there, how to get it")
+    d.add_argument("--dataset_root", default="root")
+    d.set_defaults(func=cmd_datasets)
+    m = sub.add_parser("models", help="list model types")
+    m.set_defaults(func=cmd_models)
+    w = sub.add_parser("export-wds", help="write a dataset as webdataset shards (CLIP_benchmark layout)")
+    w.add_argument("--dataset", "-d", required=True)
+    w.add_argument("--dataset_root", "--dataset-root", "-r", default="root")
+    w.add_argument("--split", "-s", default="test")
+    w.add_argument("--language", default="en")
+    w.add_argument("--output", "-o", required=True)
+    w.add_argument("--image_format", "--image-format", default="webp", choices=["webp", "png", "jpg"])
+    w.add_argument("--max_count", "--max-count", type=int, default=10000)
+    w.set_defaults(func=cmd_export_wds)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1") if os.environ.get("ZSBENCH_OFFLINE", "1") == "1" else None
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except ZsbenchError as e:
+        print(f"zsbench: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

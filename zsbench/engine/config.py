@@ -1,0 +1,49 @@
+"""Everything one ``zsbench eval`` invocation needs, as one dataclass (the CLI and the API both build it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from zsbench.models.tiny import TINY_MODEL_NAME, tiny_weights_path
+
+DEFAULT_OUTPUT = "{dataset}_{pretrained}_{model}_{language}_{task}.json"
+DEFAULT_DATASETS = ["shapes", "shapes_captions"]
+
+
+@dataclass
+class EvalConfig:
+    """Settings of a run. Defaults follow CLIP_benchmark except the embedded default model and datasets.
+
+    ``dataset_root=None`` means CLIP_benchmark's ``root`` for real datasets and zsbench's data cache for the
+    built-in procedural ones, so the embedded default writes nothing into the working directory but results.
+    """
+
+    model_type: str = "open_clip"
+    models: list[tuple[str, str]] = field(default_factory=lambda: [(TINY_MODEL_NAME, str(tiny_weights_path()))])
+    datasets: list[tuple[str, str | None]] = field(default_factory=lambda: [(d, None) for d in DEFAULT_DATASETS])
+    dataset_root: str | None = None
+    split: str = "test"
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    task: str = "auto"
+    batch_size: int = 64
+    num_workers: int = 4
+    recall_k: list[int] = field(default_factory=lambda: [5])
+    precision: str = "auto"
+    device: str | None = None
+    output: str = DEFAULT_OUTPUT
+    skip_existing: bool = False
+    cache_dir: str | None = None  # None: default cache dir; "" disables the disk cache
+    seed: int = 0
+    skip_corrupt: bool = False
+    download: bool = False
+    dump_classnames: bool = False
+    dump_templates: bool = False
+    save_clf: str | None = None
+    load_clfs: list[str] = field(default_factory=list)
+    verbose: bool = True
+    progress: bool = True
+    write_results: bool = True
+    model_cache_dir: str | None = None
+    model_options: dict[str, Any] = field(default_factory=dict)
+    dataset_options: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,130 @@
+"""Turn image sets and texts into embeddings, in large batches, through the model protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from zsbench.datasets.base import CorruptImageError, ImageSet
+from zsbench.models.base import ZeroShotModel
+
+
+class _TransformedImages:
+    """A map-style dataset: index -> (pixels, index), or None for a corrupt image when skipping."""
+
+    def __init__(self, images: ImageSet, transform: Any, skip_corrupt: bool, indices: Sequence[int] | None = None):
+        self.images = images
+        self.transform = transform
+        self.skip_corrupt = skip_corrupt
+        self.indices = list(range(len(images))) if indices is None else list(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Any:
+        index = self.indices[i]
+        try:
+            return self.transform(self.images.load_image(index)), index
+        except CorruptImageError:
+            if self.skip_corrupt:
+                return None
+            raise
+
+
+def _collate(batch: list[Any]) -> Any:
+    import torch
+
+    kept = [b for b in batch if b is not None]
+    if not kept:
+        return None
+    return torch.stack([b[0] for b in kept]), torch.tensor([b[1] for b in kept], dtype=torch.long)
+
+
+@dataclass
+class LoaderSettings:
+    """DataLoader settings. On CUDA, pinned memory, prefetch and several workers keep the GPU fed."""
+
+    batch_size: int = 64
+    num_workers: int = 4
+    progress: bool = True
+    skip_corrupt: bool = False
+
+    def dataloader(self, dataset: Any, device: str) -> Any:
+        import torch
+
+        workers = max(0, self.num_workers)
+        kwargs: dict[str, Any] = {}
+        if workers > 0:
+            kwargs["prefetch_factor"] = 4
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=False,  # the image index must be the dataset order (retrieval ground truth)
+            num_workers=workers,
+            pin_memory=device.startswith("cuda"),
+            collate_fn=_collate,
+            **kwargs,
+        )
+
+
+def encode_images(
+    model: ZeroShotModel,
+    images: ImageSet,
+    settings: LoaderSettings,
+    *,
+    indices: Sequence[int] | None = None,
+    desc: str = "images",
+) -> tuple[Any, list[int]]:
+    """Embeddings (N_kept, D) float32 on the CPU, in index order, and the indices that were skipped as corrupt."""
+    import torch
+
+    dataset = _TransformedImages(images, model.transform, settings.skip_corrupt, indices)
+    loader = settings.dataloader(dataset, model.device)
+    chunks: list[Any] = []
+    seen: list[Any] = []
+    bar = _progress(len(dataset), desc, settings.progress)
+    for batch in loader:
+        if batch is not None:
+            pixels, idx = batch
+            chunks.append(model.encode_image(pixels).cpu())
+            seen.append(idx)
+        bar.update(min(settings.batch_size, bar.total - bar.n))
+    bar.close()
+    wanted = dataset.indices
+    kept = torch.cat(seen).tolist() if seen else []
+    skipped = sorted(set(wanted) - set(kept))
+    if not chunks:
+        return torch.zeros(0, 0), skipped
+    return torch.cat(chunks), skipped
+
+
+def encode_texts(model: ZeroShotModel, texts: Sequence[str], batch_size: int, *, progress: bool = False) -> Any:
+    """Embeddings (N, D) float32 on the CPU for ``texts``; each distinct text is encoded once.
+
+    CLIP_benchmark runs one forward pass per class; batching prompts across classes is the same math in
+    fewer, fuller passes.
+    """
+    import torch
+
+    unique = list(dict.fromkeys(texts))
+    position = {t: i for i, t in enumerate(unique)}
+    out: list[Any] = []
+    bar = _progress(len(unique), "texts", progress)
+    for start in range(0, len(unique), batch_size):
+        chunk = unique[start : start + batch_size]
+        out.append(model.encode_text(model.tokenize(chunk)).cpu())
+        bar.update(len(chunk))
+    bar.close()
+    if not out:
+        return torch.zeros(0, 0)
+    emb = torch.cat(out)
+    if len(unique) == len(texts):
+        return emb
+    return emb[torch.tensor([position[t] for t in texts])]
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="it", disable=not enabled, leave=False, dynamic_ncols=True)

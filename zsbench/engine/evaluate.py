@@ -1,0 +1,333 @@
+"""The evaluator: run a plan so each model loads once and each image set is encoded once."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import platform
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from zsbench.datasets import CLASSIFICATION, RETRIEVAL, ClassificationData, RetrievalData, get_spec, load_dataset
+from zsbench.engine.cache import EmbeddingCache, default_cache_dir
+from zsbench.engine.config import EvalConfig
+from zsbench.engine.encode import LoaderSettings, encode_images, encode_texts
+from zsbench.engine.plan import Job, ModelRef, build_plan, dataset_root_for, expand_datasets
+from zsbench.engine.results import SCHEMA_VERSION, has_record, write_record
+from zsbench.errors import ZsbenchError
+from zsbench.models import load_model
+from zsbench.models.base import ZeroShotModel
+from zsbench.tasks import TASKS
+
+log = logging.getLogger("zsbench")
+SUPPORTED_TASKS = (CLASSIFICATION, RETRIEVAL)
+# Tasks CLIP_benchmark has that zsbench does not run (yet): refused by name, never silently ignored.
+UNSUPPORTED_TASKS = ("linear_probe", "captioning", "image_caption_selection", "zeroshot_retrieval_with_itm")
+
+
+def resolve_task(dataset: str, task: str) -> str:
+    """``auto`` -> the dataset's default task; an explicit task must fit the dataset."""
+    if task in UNSUPPORTED_TASKS:
+        raise ZsbenchError(f"task {task!r} is not supported by zsbench; supported: {', '.join(SUPPORTED_TASKS)}")
+    if task != "auto":
+        TASKS.canonical(task)
+    spec = get_spec(dataset)
+    if task == "auto":
+        return spec.task
+    if task != spec.task:
+        raise ZsbenchError(f"dataset {dataset!r} is a {spec.task} dataset; run it with --task {spec.task} or auto")
+    return task
+
+
+class Evaluator:
+    """Holds the cache and loader settings across jobs; one instance per invocation (or per pytest session)."""
+
+    def __init__(self, config: EvalConfig, cache: EmbeddingCache | None = None) -> None:
+        self.config = config
+        if cache is None:
+            root = None if config.cache_dir == "" else Path(config.cache_dir or default_cache_dir())
+            cache = EmbeddingCache(root)
+        self.cache = cache
+        self.loader = LoaderSettings(
+            batch_size=config.batch_size,
+            num_workers=config.num_workers,
+            progress=config.progress,
+            skip_corrupt=config.skip_corrupt,
+        )
+        self.images_encoded = 0
+        self.texts_encoded = 0
+
+    # -- planning ---------------------------------------------------------------------------------------------
+    def plan(self) -> list[tuple[ModelRef, list[Job]]]:
+        cfg = self.config
+        return build_plan(
+            cfg.model_type,
+            cfg.models,
+            cfg.datasets,
+            cfg.languages,
+            task=cfg.task,
+            split=cfg.split,
+            dataset_root=self.dataset_root,
+            output=cfg.output,
+            resolve_task=resolve_task,
+        ).by_model()
+
+    def dataset_root(self, dataset: str) -> str:
+        if self.config.dataset_root is not None:
+            return dataset_root_for(self.config.dataset_root, dataset)
+        builtin = getattr(get_spec(dataset), "builtin", False) or dataset.startswith("shapes")
+        if builtin:
+            return str(default_cache_dir() / "data")
+        return dataset_root_for("root", dataset)
+
+    def run(self) -> list[dict[str, Any]]:
+        """Run every job of the plan; returns the result records in plan order."""
+        groups = self.plan()
+        outputs = Counter(j.output for _, jobs in groups for j in jobs)
+        records: list[dict[str, Any]] = []
+        for ref, jobs in groups:
+            if self.config.skip_existing:
+                # Decided before the model loads, as CLIP_benchmark does, so a resumed run costs nothing.
+                jobs = [j for j in jobs if not has_record(j.output, self._identity(j))]
+            if not jobs:
+                continue
+            t0 = time.perf_counter()
+            model = self.load(ref)
+            load_s = time.perf_counter() - t0
+            for job in jobs:
+                record = self.run_job(model, job, model_load_s=load_s)
+                if self.config.write_results:
+                    write_record(job.output, record, shared=outputs[job.output] > 1)
+                records.append(record)
+                if self.config.verbose:
+                    log.info("%s", json.dumps({k: record[k] for k in ("dataset", "language", "task", "metrics")}))
+        return records
+
+    def load(self, ref: ModelRef) -> ZeroShotModel:
+        cfg = self.config
+        return load_model(
+            ref.model_type,
+            ref.model,
+            ref.pretrained,
+            device=cfg.device,
+            precision=cfg.precision,
+            cache_dir=cfg.model_cache_dir,
+            **cfg.model_options,
+        )
+
+    @staticmethod
+    def _identity(job: Job) -> dict[str, Any]:
+        return {
+            "dataset": job.dataset,
+            "model": job.model.model,
+            "pretrained": job.model.pretrained,
+            "task": job.task,
+            "language": job.language,
+        }
+
+    # -- one job ----------------------------------------------------------------------------------------------
+    def run_job(self, model: ZeroShotModel, job: Job, *, model_load_s: float = 0.0) -> dict[str, Any]:
+        import torch
+
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        timing: dict[str, float] = {}
+        t = time.perf_counter()
+        options = dict(cfg.dataset_options)
+        if cfg.download:
+            options["download"] = True
+        data = load_dataset(job.dataset, job.dataset_root, split=job.split, language=job.language, **options)
+        timing["load_dataset_s"] = time.perf_counter() - t
+        if data.task != job.task:
+            raise ZsbenchError(f"dataset {job.dataset!r} gives {data.task} data but the job asks for {job.task}")
+
+        t = time.perf_counter()
+        images, image_cache, skipped = self.image_embeddings(model, job, data.images)
+        timing["encode_images_s"] = time.perf_counter() - t
+        keep = [i for i in range(len(data.images)) if i not in set(skipped)] if skipped else None
+
+        t = time.perf_counter()
+        if isinstance(data, ClassificationData):
+            metrics, text_info = self._classification(model, data, images, keep)
+        else:
+            metrics, text_info = self._retrieval(model, data, images, keep)
+        timing["text_and_metrics_s"] = time.perf_counter() - t
+        timing["model_load_s"] = model_load_s
+
+        record: dict[str, Any] = {**self._identity(job), "metrics": metrics}
+        # CLIP_benchmark's key order: dataset, model, pretrained, task, metrics, language.
+        record = {k: record[k] for k in ("dataset", "model", "pretrained", "task", "metrics", "language")}
+        if cfg.dump_classnames and isinstance(data, ClassificationData):
+            record["classnames"] = data.classnames
+        if cfg.dump_templates and isinstance(data, ClassificationData):
+            record["templates"] = data.templates
+        record["zsbench"] = self._provenance(model, job, data, skipped, image_cache, text_info, timing)
+        return record
+
+    def image_embeddings(self, model: ZeroShotModel, job: Job, images: Any) -> tuple[Any, str, list[int]]:
+        """Embeddings of the whole image set, from the cache when anything identical was encoded before."""
+        parts = {
+            "kind": "image",
+            "model": model.identity,
+            "precision": model.precision.name,
+            "transform": repr(model.transform),
+            "dataset": job.dataset.removeprefix("wds/"),
+            "split": job.split,
+            "images": images.fingerprint(),
+            "n": len(images),
+            "skip_corrupt": self.config.skip_corrupt,
+        }
+        cached, where = self.cache.get("image", parts)
+        if cached is not None:
+            return cached["embeddings"], where, cached["skipped"].tolist()
+        emb, skipped = encode_images(model, images, self.loader, desc=f"{job.dataset} images")
+        self.images_encoded += len(images) - len(skipped)
+        import torch
+
+        self.cache.put("image", parts, {"embeddings": emb, "skipped": torch.tensor(skipped, dtype=torch.long)})
+        return emb, "miss", skipped
+
+    def text_embeddings(self, model: ZeroShotModel, texts: list[str]) -> tuple[Any, str]:
+        digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()
+        parts = {"kind": "text", "model": model.identity, "precision": model.precision.name, "texts": digest}
+        cached, where = self.cache.get("text", parts)
+        if cached is not None:
+            return cached["embeddings"], where
+        emb = encode_texts(model, texts, max(self.config.batch_size, 256))
+        self.texts_encoded += len(set(texts))
+        self.cache.put("text", parts, {"embeddings": emb})
+        return emb, "miss"
+
+    def _classification(
+        self, model: ZeroShotModel, data: ClassificationData, images: Any, keep: list[int] | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        import torch
+
+        from zsbench.tasks.classification import class_weights
+
+        prompts, prompt_class = class_prompts(data.classnames, data.templates)
+        info: dict[str, Any] = {"n_classes": len(data.classnames), "n_prompts": len(prompts)}
+        info["prompts_sha256"] = hashlib.sha256("\0".join(prompts).encode()).hexdigest()
+        if self.config.load_clfs:
+            # CLIP_benchmark: the plain mean of the saved classifiers, no renormalisation.
+            weights = torch.stack([torch.load(p, weights_only=True) for p in self.config.load_clfs]).mean(0)
+            info["text_cache"] = "loaded"
+        else:
+            text, info["text_cache"] = self.text_embeddings(model, prompts)
+            weights = class_weights(text, torch.tensor(prompt_class), len(data.classnames))
+        if self.config.save_clf:
+            from zsbench.engine.atomic import atomic_write
+
+            atomic_write(self.config.save_clf, lambda f: torch.save(weights, f))
+        targets = data.targets
+        if keep is not None:
+            targets = [targets[i] for i in keep] if isinstance(targets, list) else targets[keep]
+        if data.multilabel:
+            targets = torch.as_tensor(targets)
+        else:
+            targets = torch.as_tensor(targets, dtype=torch.long)
+        metrics = TASKS.get(CLASSIFICATION)(images, weights, targets, multilabel=data.multilabel)
+        return metrics, info
+
+    def _retrieval(
+        self, model: ZeroShotModel, data: RetrievalData, images: Any, keep: list[int] | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        import torch
+
+        image_ids = keep if keep is not None else range(len(data.captions))
+        texts: list[str] = []
+        owner: list[int] = []
+        for new_index, i in enumerate(image_ids):
+            texts.extend(data.captions[i])
+            owner.extend([new_index] * len(data.captions[i]))
+        text, where = self.text_embeddings(model, texts)
+        info = {"n_captions": len(texts), "text_cache": where}
+        info["captions_sha256"] = hashlib.sha256("\0".join(texts).encode()).hexdigest()
+        metrics = TASKS.get(RETRIEVAL)(images, text, torch.tensor(owner), recall_k=tuple(self.config.recall_k))
+        return metrics, info
+
+    def _provenance(
+        self,
+        model: ZeroShotModel,
+        job: Job,
+        data: Any,
+        skipped: list[int],
+        image_cache: str,
+        text_info: dict[str, Any],
+        timing: dict[str, float],
+    ) -> dict[str, Any]:
+        import torch
+
+        from zsbench import __version__
+
+        device_name = torch.cuda.get_device_name(model.device) if model.device.startswith("cuda") else platform.processor()
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "zsbench_version": __version__,
+            "torch_version": torch.__version__,
+            "python_version": platform.python_version(),
+            "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "model_type": job.model.model_type,
+            "model_identity": model.identity,
+            "device": model.device,
+            "device_name": device_name or platform.machine(),
+            "precision": model.precision.name,
+            "batch_size": self.config.batch_size,
+            "num_workers": self.config.num_workers,
+            "seed": self.config.seed,
+            "dataset_root": job.dataset_root,
+            "split": job.split,
+            "recall_k": list(self.config.recall_k) if job.task == RETRIEVAL else None,
+            "n_images": len(data.images),
+            "n_evaluated": len(data.images) - len(skipped),
+            "skipped_corrupt": len(skipped),
+            **text_info,
+            "cache": {
+                "image_embeddings": image_cache,
+                "images_encoded_so_far": self.images_encoded,
+                "texts_encoded_so_far": self.texts_encoded,
+                "counters": self.cache.summary(),
+            },
+            "timing": {k: round(v, 4) for k, v in timing.items()},
+            "dataset_info": data.info,
+        }
+
+
+def class_prompts(classnames: list[str], templates: Any) -> tuple[list[str], list[int]]:
+    """All prompts of all classes, in class order, and the class of each prompt.
+
+    ``templates`` is a list of format strings with ``{c}``, or a dict classname -> prompts (CuPL).
+    """
+    prompts: list[str] = []
+    owner: list[int] = []
+    for c, name in enumerate(classnames):
+        texts = templates[name] if isinstance(templates, dict) else [t.format(c=name) for t in templates]
+        prompts.extend(texts)
+        owner.extend([c] * len(texts))
+    return prompts, owner
+
+
+def evaluate(config: EvalConfig | None = None, **overrides: Any) -> list[dict[str, Any]]:
+    """Run an evaluation and return its result records (also written to disk unless ``write_results=False``).
+
+    Either pass an :class:`EvalConfig`, or keyword arguments: ``model_type``, ``model`` and ``pretrained``
+    (one model), ``datasets`` (names, collections or files), ``languages``, and any other EvalConfig field.
+
+    >>> records = evaluate(datasets=["shapes"], write_results=False)   # the embedded default model
+    """
+    config = config or EvalConfig()
+    model = overrides.pop("model", None)
+    pretrained = overrides.pop("pretrained", None)
+    if model is not None:
+        overrides["models"] = [(model, pretrained or "")]
+    if "datasets" in overrides:
+        overrides["datasets"] = expand_datasets(overrides["datasets"])
+    if "language" in overrides:
+        overrides["languages"] = [overrides.pop("language")]
+    config = replace(config, **overrides)
+    return Evaluator(config).run()

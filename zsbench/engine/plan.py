@@ -1,0 +1,166 @@
+"""Expand a request into jobs and group them so each model loads once and each image set is encoded once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from zsbench.errors import ZsbenchError
+
+# CLIP_benchmark's collections (builder.dataset_collection / model_collection), kept as data.
+DATASET_COLLECTIONS: dict[str, list[str]] = {
+    "retrieval": ["mscoco_captions", "flickr8k", "flickr30k"],
+    "imagenet_robustness": ["imagenetv2", "imagenet_sketch", "imagenet-a", "imagenet-r", "objectnet"],
+    "internvl_classification": [
+        "imagenet1k", "imagenet-a", "imagenet-r", "imagenetv2", "imagenet_sketch", "objectnet", "cifar10",
+        "cifar100", "mnist", "caltech101", "sun397", "fgvc_aircraft", "country211", "cars", "birdsnap", "dtd",
+        "eurosat", "fer2013", "vtab/flowers", "food101", "gtsrb", "pets", "renderedsst2", "vtab/resisc45",
+        "stl10", "voc2007",
+    ],
+}  # fmt: skip
+MODEL_COLLECTIONS: dict[str, list[tuple[str, str]]] = {
+    "openai": [("ViT-B-32", "openai"), ("ViT-B-16", "openai"), ("ViT-L-14", "openai"), ("ViT-L-14-336", "openai")],
+    "openclip_base": [
+        ("ViT-B-32-quickgelu", "laion400m_e32"), ("ViT-B-32", "laion2b_e16"), ("ViT-B-32", "laion2b_s34b_b79k"),
+        ("ViT-B-16", "laion400m_e32"), ("ViT-B-16-plus-240", "laion400m_e32"), ("ViT-L-14", "laion400m_e32"),
+        ("ViT-L-14", "laion2b_s32b_b82k"), ("ViT-H-14", "laion2b_s32b_b79k"), ("ViT-g-14", "laion2b_s12b_b42k"),
+    ],
+    "openclip_multilingual": [
+        ("xlm-roberta-base-ViT-B-32", "laion5b_s13b_b90k"), ("xlm-roberta-large-ViT-H-14", "frozen_laion5b_s13b_b90k"),
+    ],
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    model_type: str
+    model: str
+    pretrained: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (model, dataset, language, task) evaluation; writes one result record."""
+
+    model: ModelRef
+    dataset: str
+    language: str
+    task: str
+    split: str
+    dataset_root: str
+    output: str
+
+    @property
+    def image_set_id(self) -> tuple[str, str, str]:
+        return (self.dataset, self.split, self.dataset_root)
+
+
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)
+
+    def by_model(self) -> list[tuple[ModelRef, list[Job]]]:
+        """Jobs grouped by model, in first-seen order; inside a group, jobs sharing an image set are adjacent."""
+        order = {m: i for i, m in reversed(list(enumerate(j.model for j in self.jobs)))}
+        ds_order = {d: i for i, d in reversed(list(enumerate(j.image_set_id for j in self.jobs)))}
+        jobs = sorted(self.jobs, key=lambda j: (order[j.model], ds_order[j.image_set_id]))
+        return [(m, list(g)) for m, g in groupby(jobs, key=lambda j: j.model)]
+
+
+def expand_datasets(values: Iterable[str]) -> list[tuple[str, str | None]]:
+    """Names, collection names, or text files with one ``name`` or ``name,language`` per line.
+
+    CLIP_benchmark does not parse ``name,language`` lines (LAION-AI/CLIP_benchmark#70); zsbench does.
+    """
+    out: list[tuple[str, str | None]] = []
+    for value in values:
+        if value in DATASET_COLLECTIONS:
+            out.extend((d, None) for d in DATASET_COLLECTIONS[value])
+        elif value.endswith(".txt") and os.path.isfile(value):
+            for line in Path(value).read_text().splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    name, _, lang = line.partition(",")
+                    out.append((name.strip(), lang.strip() or None))
+        else:
+            out.append((value, None))
+    return out
+
+
+def expand_models(models: list[str], pretrained: list[str], pretrained_model: list[str]) -> list[tuple[str, str]]:
+    """``--model`` x ``--pretrained`` (Cartesian product), or ``--pretrained_model`` entries when given."""
+    entries = [p for p in pretrained_model if p]
+    if not entries:
+        return [(m, p) for m in models for p in pretrained]
+    out: list[tuple[str, str]] = []
+    for value in entries:
+        if value in MODEL_COLLECTIONS:
+            out.extend(MODEL_COLLECTIONS[value])
+        elif value == "openclip_all":
+            import open_clip
+
+            out.extend(open_clip.list_pretrained())
+        elif os.path.isfile(value):
+            for line in Path(value).read_text().splitlines():
+                if line.strip() and not line.startswith("#"):
+                    out.append(_split_model_pretrained(line.strip()))
+        else:
+            out.append(_split_model_pretrained(value))
+    return out
+
+
+def _split_model_pretrained(value: str) -> tuple[str, str]:
+    model, sep, pretrained = value.partition(",")
+    if not sep:
+        raise ZsbenchError(f"--pretrained_model entry {value!r} is not 'model,pretrained', a collection or a file")
+    return model.strip(), pretrained.strip()
+
+
+def dataset_root_for(template: str, dataset: str) -> str:
+    """CLIP_benchmark's ``--dataset_root`` template: ``{dataset}`` (``wds/`` removed) and ``{dataset_cleaned}``."""
+    name = dataset.removeprefix("wds/")
+    return template.format(dataset=name, dataset_cleaned=name.replace("/", "-"))
+
+
+def output_for(template: str, *, model: str, pretrained: str, task: str, dataset: str, language: str) -> str:
+    """CLIP_benchmark's ``--output`` template fields."""
+    is_file = os.path.isfile(pretrained)
+    return template.format(
+        model=model,
+        pretrained=os.path.basename(pretrained) if is_file else pretrained,
+        pretrained_full_path=pretrained.replace("/", "_") if is_file else pretrained,
+        task=task,
+        dataset=dataset.removeprefix("wds/").replace("/", "_"),
+        language=language,
+    )
+
+
+def build_plan(
+    model_type: str,
+    models: list[tuple[str, str]],
+    datasets: list[tuple[str, str | None]],
+    languages: list[str],
+    *,
+    task: str,
+    split: str,
+    dataset_root: Any,
+    output: str,
+    resolve_task: Any,
+) -> Plan:
+    """The product models x datasets x languages; ``resolve_task(dataset, task)`` turns ``auto`` into a task."""
+    plan = Plan()
+    for model, pretrained in models:
+        ref = ModelRef(model_type, model, pretrained)
+        for dataset, dataset_language in datasets:
+            for language in [dataset_language] if dataset_language else languages:
+                resolved = resolve_task(dataset, task)
+                root = dataset_root(dataset)
+                out = output_for(
+                    output, model=model, pretrained=pretrained, task=resolved, dataset=dataset, language=language
+                )
+                plan.jobs.append(Job(ref, dataset, language, resolved, split, root, out))
+    return plan
