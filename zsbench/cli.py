@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -136,19 +135,17 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def _validate(config: Any) -> None:
     """Fail before any model loads: unknown model type, dataset, task or language is one line."""
     from zsbench.datasets import get_spec
+    from zsbench.datasets.languages import canonical_language
     from zsbench.engine.evaluate import resolve_task
     from zsbench.models import MODEL_TYPES
+
 
     MODEL_TYPES.canonical(config.model_type)
     for dataset, language in config.datasets:
         get_spec(dataset)
         resolve_task(dataset, config.task)
-    try:
-        from zsbench.datasets.languages import canonical_language
-    except ImportError:  # pragma: no cover - languages module is part of the dataset catalog
-        return
-    for language in config.languages:
-        canonical_language(language)
+        for lang in [language] if language else config.languages:
+            canonical_language(lang)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -241,7 +238,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1") if os.environ.get("ZSBENCH_OFFLINE", "1") == "1" else None
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -101,7 +101,7 @@ class EmbeddingCache:
             with safe_open(str(path), framework="pt") as f:
                 if (f.metadata() or {}).get("parts") != expected:
                     return None
-                return {name: f.get_tensor(name) for name in f.keys()}
+                return {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 - safe_open is not a dict
         except Exception:  # a truncated or foreign file is a miss, and gets rewritten
             return None
 
