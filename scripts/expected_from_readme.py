@@ -19,6 +19,12 @@ from typing import Any
 
 PRETRAINED_DIR_PREFIX = "./pretrained/"
 DATA_ROOT_PREFIX = "./data/"
+# Where the README says to get each checkpoint (its "Model Preparation" table).
+PRETRAINED_SOURCES = {
+    "internvl_c_13b_224px.pth": "https://huggingface.co/OpenGVLab/InternVL/resolve/main/internvl_c_13b_224px.pth (25.4 GB)",
+    "internvl_14b_224px": "huggingface-cli download OpenGVLab/InternVL-14B-224px --local-dir pretrained/internvl_14b_224px"
+    " (27.7 GB)",
+}
 FAMILY = {"internvl_c_classification": "internvl_c", "internvl_c_retrieval": "internvl_c",
           "internvl_g_retrieval_hf": "internvl_g"}  # fmt: skip
 
@@ -85,6 +91,7 @@ def to_snapshot(case: dict[str, Any]) -> dict[str, Any]:
         "model_type": flags["model_type"],
         "model": model,
         "pretrained": pretrained.removeprefix(PRETRAINED_DIR_PREFIX),
+        "pretrained_source": PRETRAINED_SOURCES.get(pretrained.removeprefix(PRETRAINED_DIR_PREFIX), ""),
         "dataset": result["dataset"],
         "dataset_root": root.removeprefix(DATA_ROOT_PREFIX.rstrip("/")).lstrip("/") or ".",
         "language": language,

@@ -28,7 +28,8 @@ class EvalConfig:
     task: str = "auto"
     batch_size: int = 64
     num_workers: int = 4
-    recall_k: list[int] = field(default_factory=lambda: [5])
+    # The InternVL fork's default (a superset of upstream's [5]), so the README's commands give all six keys.
+    recall_k: list[int] = field(default_factory=lambda: [1, 5, 10])
     precision: str = "auto"
     device: str | None = None
     output: str = DEFAULT_OUTPUT

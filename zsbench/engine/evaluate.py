@@ -131,7 +131,8 @@ class Evaluator:
         }
 
     # -- one job ----------------------------------------------------------------------------------------------
-    def run_job(self, model: ZeroShotModel, job: Job, *, model_load_s: float = 0.0) -> dict[str, Any]:
+    def run_job(self, model: ZeroShotModel, job: Job, *, model_load_s: float = 0.0, data: Any = None) -> dict[str, Any]:
+        """Evaluate one job; ``data`` is the already loaded dataset, if the caller has it."""
         import torch
 
         cfg = self.config
@@ -141,7 +142,8 @@ class Evaluator:
         options = dict(cfg.dataset_options)
         if cfg.download:
             options["download"] = True
-        data = load_dataset(job.dataset, job.dataset_root, split=job.split, language=job.language, **options)
+        if data is None:
+            data = load_dataset(job.dataset, job.dataset_root, split=job.split, language=job.language, **options)
         timing["load_dataset_s"] = time.perf_counter() - t
         if data.task != job.task:
             raise ZsbenchError(f"dataset {job.dataset!r} gives {data.task} data but the job asks for {job.task}")
@@ -175,7 +177,7 @@ class Evaluator:
             "kind": "image",
             "model": model.identity,
             "precision": model.precision.name,
-            "transform": repr(model.transform),
+            "transform": _stable_repr(model.transform),
             "dataset": job.dataset.removeprefix("wds/"),
             "split": job.split,
             "images": images.fingerprint(),
@@ -296,6 +298,13 @@ class Evaluator:
             "timing": {k: round(v, 4) for k, v in timing.items()},
             "dataset_info": data.info,
         }
+
+
+def _stable_repr(obj: Any) -> str:
+    # torchvision transforms have a descriptive repr; drop object addresses, which change every run.
+    import re
+
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(obj))
 
 
 def class_prompts(classnames: list[str], templates: Any) -> tuple[list[str], list[int]]:

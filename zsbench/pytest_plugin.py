@@ -1,0 +1,237 @@
+"""pytest plugin: the README's results (and the CPU cases) as parametrized regression cases.
+
+Cases come from snapshot files under ``expected/`` (see :mod:`zsbench.engine.snapshots`). Each case runs the
+real evaluation through session-scoped fixtures: one model pool (a model loads once per worker), one evaluator
+with one embedding cache (so the five ImageNet-1k language cases encode the 50,000 images once). Heavy cases
+carry the ``gpu`` marker. ``--snapshot-update`` (syrupy's flag) rewrites the ``expected`` block of the cases that
+ran; zsbench writes the files itself because syrupy's cleanup would delete the snapshots of skipped cases.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zsbench.engine.snapshots import Case, compare, load_cases, marker_name, report_markdown, update_snapshot
+from zsbench.errors import DatasetNotFoundError
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("zsbench", "zsbench regression cases")
+    group.addoption("--zs-pretrained-dir", default=os.environ.get("ZSBENCH_PRETRAINED_DIR", "pretrained"),
+                    help="folder with the checkpoints (default ./pretrained, env ZSBENCH_PRETRAINED_DIR)")
+    group.addoption("--zs-data-root", default=os.environ.get("ZSBENCH_DATA_ROOT", "data"),
+                    help="folder with the datasets (default ./data, env ZSBENCH_DATA_ROOT)")
+    group.addoption("--zs-expected-dir", default=os.environ.get("ZSBENCH_EXPECTED_DIR", "expected"),
+                    help="snapshot folder (default ./expected)")
+    group.addoption("--zs-tolerance", type=float, default=None,
+                    help="absolute tolerance for every metric (default: each snapshot's, 0.002)")
+    group.addoption("--zs-batch-size", type=int, default=int(os.environ.get("ZSBENCH_BATCH_SIZE", "64")))
+    group.addoption("--zs-num-workers", type=int, default=int(os.environ.get("ZSBENCH_NUM_WORKERS", "4")))
+    group.addoption("--zs-precision", default=os.environ.get("ZSBENCH_PRECISION", "auto"))
+    group.addoption("--zs-cache-dir", default=os.environ.get("ZSBENCH_CACHE_DIR"),
+                    help="embedding cache folder (default ~/.cache/zsbench)")
+    group.addoption("--zs-report", default=os.environ.get("ZSBENCH_REPORT", "zsbench-report.md"),
+                    help="Markdown report of the cases that ran ('' to disable)")
+    group.addoption("--zs-perf", action="store_true", help="run the pytest-benchmark speed cases (benchmarks/perf)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in [
+        ("gpu", "heavy case: needs a GPU, real weights and data (the paper reproductions)"),
+        ("zs_case", "a zsbench regression case generated from expected/"),
+        ("perf", "pytest-benchmark speed case; runs with --zs-perf"),
+    ]:
+        config.addinivalue_line("markers", f"{name}: {text}")
+    # Markers named by the snapshots (model family, task, dataset) so -m "gpu and internvl_c and retrieval" works.
+    for case in load_cases(config.getoption("--zs-expected-dir")):
+        for m in case.markers:
+            config.addinivalue_line("markers", f"{m}: zsbench case marker")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--zs-perf"):
+        return
+    skip = pytest.mark.skip(reason="speed benchmark: run with --zs-perf (see README, 'Speed')")
+    for item in items:
+        if "perf" in item.keywords:
+            item.add_marker(skip)
+
+
+def zs_case_params(config: pytest.Config) -> list[Any]:
+    """One ``pytest.param`` per snapshot file, with markers and an xdist group per model."""
+    params = []
+    for case in load_cases(config.getoption("--zs-expected-dir")):
+        marks = [getattr(pytest.mark, m) for m in case.markers]
+        marks.append(pytest.mark.xdist_group(marker_name(case.model_key)))
+        params.append(pytest.param(case, id=case.id, marks=marks))
+    return params
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "zs_case" in metafunc.fixturenames:
+        metafunc.parametrize("zs_case", zs_case_params(metafunc.config))
+
+
+def worker_device() -> str | None:
+    """Under pytest-xdist, worker i uses GPU i modulo the visible GPUs; None lets zsbench choose."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker.removeprefix("gw") or 0) % torch.cuda.device_count()
+    return f"cuda:{index}"
+
+
+class ModelPool:
+    """Keeps the most recently used model loaded; a new model frees the previous one (a 14B model each)."""
+
+    def __init__(self, evaluator: Any) -> None:
+        self.evaluator = evaluator
+        self.key: tuple[str, str, str] | None = None
+        self.model: Any = None
+        self.loads = 0
+
+    def get(self, model_type: str, model: str, pretrained: str) -> Any:
+        key = (model_type, model, pretrained)
+        if key != self.key:
+            self.model = None
+            gc.collect()
+            from zsbench.engine.plan import ModelRef
+
+            self.model = self.evaluator.load(ModelRef(model_type, model, pretrained))
+            self.key = key
+            self.loads += 1
+        return self.model
+
+
+@pytest.fixture(scope="session")
+def zs_evaluator(pytestconfig: pytest.Config) -> Any:
+    """One evaluator (and so one embedding cache) per worker session."""
+    from zsbench.engine.config import EvalConfig
+    from zsbench.engine.evaluate import Evaluator
+
+    config = EvalConfig(
+        batch_size=pytestconfig.getoption("--zs-batch-size"),
+        num_workers=pytestconfig.getoption("--zs-num-workers"),
+        precision=pytestconfig.getoption("--zs-precision"),
+        device=worker_device(),
+        cache_dir=pytestconfig.getoption("--zs-cache-dir"),
+        progress=False,
+        verbose=False,
+        write_results=False,
+    )
+    return Evaluator(config)
+
+
+@pytest.fixture(scope="session")
+def zs_models(zs_evaluator: Any) -> ModelPool:
+    """Session-scoped model pool: each model is loaded once per worker."""
+    return ModelPool(zs_evaluator)
+
+
+def resolve_pretrained(case: Case, pretrained_dir: Path) -> Path:
+    value = case.pretrained
+    if value.startswith("builtin:"):
+        from zsbench.testing.builtin_weights import builtin_weights
+
+        return builtin_weights(value.removeprefix("builtin:"))
+    path = Path(value)
+    return path if path.is_absolute() else pretrained_dir / path
+
+
+@pytest.fixture
+def zs_pretrained(zs_case: Case, pytestconfig: pytest.Config) -> Path:
+    """The case's checkpoint path; skips, naming the file and where to get it, when it is absent."""
+    path = resolve_pretrained(zs_case, Path(pytestconfig.getoption("--zs-pretrained-dir")))
+    if not path.exists():
+        source = zs_case.data.get("pretrained_source") or "see pretrained/README.md"
+        pytest.skip(f"missing weights {path}: get them with {source} (or pass --zs-pretrained-dir)")
+    return path
+
+
+@pytest.fixture
+def zs_data(zs_case: Case, zs_evaluator: Any, pytestconfig: pytest.Config) -> Any:
+    """The case's dataset; skips, naming the missing path and how to get it, when it is absent."""
+    from zsbench.datasets import load_dataset
+
+    root_value = zs_case.data.get("dataset_root")
+    if root_value is None:
+        root = Path(zs_evaluator.dataset_root(zs_case.dataset))
+    else:
+        root = Path(pytestconfig.getoption("--zs-data-root")) / root_value
+    try:
+        data = load_dataset(zs_case.dataset, root, split=zs_case.data.get("split", "test"), language=zs_case.language)
+    except DatasetNotFoundError as e:
+        if not _is_incomplete(e):
+            pytest.skip(f"missing dataset: {e} (or pass --zs-data-root)")
+        raise
+    return root, data
+
+
+def _is_incomplete(error: Exception) -> bool:
+    # A partially extracted dataset must fail loudly, not skip: it would otherwise hide a wrong number.
+    return "incomplete" in str(error).lower()
+
+
+def run_case(case: Case, evaluator: Any, pool: ModelPool, pretrained: Path, root: Path, data: Any = None) -> dict[str, Any]:
+    """Evaluate one case through the engine (model from the pool, embeddings through the cache)."""
+    from dataclasses import replace
+
+    from zsbench.engine.plan import Job, ModelRef
+
+    model = pool.get(case.model_type, case.model, str(pretrained))
+    if case.data.get("recall_k"):
+        evaluator.config = replace(evaluator.config, recall_k=list(case.recall_k))
+    job = Job(
+        ModelRef(case.model_type, case.model, str(pretrained)),
+        case.dataset,
+        case.language,
+        case.task,
+        case.data.get("split", "test"),
+        str(root),
+        output="",
+    )
+    return evaluator.run_job(model, job, data=data)
+
+
+def check_case(request: pytest.FixtureRequest, case: Case, record: dict[str, Any]) -> None:
+    """Compare with the snapshot (or rewrite it under --snapshot-update) and record the outcome for the report."""
+    config = request.config
+    measured = record["metrics"]
+    if config.getoption("update_snapshots", default=False):
+        update_snapshot(case, measured, record.get("zsbench", {}))
+    result = compare(case, measured, config.getoption("--zs-tolerance"))
+    # user_properties travel to the xdist controller, which writes the report.
+    outcome = {"id": case.id, "model": case.model, "status": "pass" if result.passed else "FAIL", "rows": result.rows}
+    request.node.user_properties.append(("zsbench_outcome", outcome))
+    if not result.passed:
+        pytest.fail(f"{case.id} differs from {case.path}:\n{result.table()}", pytrace=False)
+
+
+_outcomes: list[dict[str, Any]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, value in report.user_properties:
+        if name == "zsbench_outcome" and report.when == "call":
+            _outcomes.append(value)
+    # Skipped cases go into the report too, with the reason (e.g. the missing checkpoint).
+    if report.skipped and "zs_case" in report.keywords and report.when in ("setup", "call"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _outcomes.append({"id": report.nodeid.split("[", 1)[-1].rstrip("]"), "status": "skipped",
+                          "reason": reason.removeprefix("Skipped: "), "model": "skipped cases"})  # fmt: skip
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("--zs-report")
+    if not path or not _outcomes or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    from zsbench.engine.atomic import atomic_write_text
+
+    atomic_write_text(path, report_markdown(_outcomes))
