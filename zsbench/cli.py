@@ -155,12 +155,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     _validate(config)
     evaluator = Evaluator(config)
-    if args.distributed:
-        from zsbench.engine.distributed import run_distributed
+    from zsbench.engine.distributed import run_distributed, world_from_env
 
-        records = run_distributed(evaluator)
-    else:
-        records = evaluator.run()
+    # Under torchrun (WORLD_SIZE > 1) the images of each dataset are sharded over the ranks.
+    records = run_distributed(evaluator) if args.distributed or world_from_env().active else evaluator.run()
     if args.verbose:
         print(_summary(records))
     return 0

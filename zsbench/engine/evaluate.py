@@ -61,6 +61,7 @@ class Evaluator:
         )
         self.images_encoded = 0
         self.texts_encoded = 0
+        self.world: Any = None  # set by engine.distributed when images are sharded over ranks
 
     # -- planning ---------------------------------------------------------------------------------------------
     def plan(self) -> list[tuple[ModelRef, list[Job]]]:
@@ -187,9 +188,17 @@ class Evaluator:
         cached, where = self.cache.get("image", parts)
         if cached is not None:
             return cached["embeddings"], where, cached["skipped"].tolist()
-        emb, skipped = encode_images(model, images, self.loader, desc=f"{job.dataset} images")
-        self.images_encoded += len(images) - len(skipped)
         import torch
+
+        if self.world is not None and self.world.active:
+            from zsbench.engine.distributed import gather_in_order, my_batches
+
+            mine = my_batches(len(images), self.loader.batch_size, self.world)
+            emb, skipped = encode_images(model, images, self.loader, indices=mine, desc=f"{job.dataset} images")
+            emb, skipped = gather_in_order(mine, emb, skipped, len(images))
+        else:
+            emb, skipped = encode_images(model, images, self.loader, desc=f"{job.dataset} images")
+        self.images_encoded += len(images) - len(skipped)
 
         self.cache.put("image", parts, {"embeddings": emb, "skipped": torch.tensor(skipped, dtype=torch.long)})
         return emb, "miss", skipped
@@ -233,7 +242,11 @@ class Evaluator:
             targets = torch.as_tensor(targets)
         else:
             targets = torch.as_tensor(targets, dtype=torch.long)
-        metrics = TASKS.get(CLASSIFICATION)(images, weights, targets, multilabel=data.multilabel)
+        # CLIP_benchmark multiplies the classifier one loader batch at a time; the same batch size gives the same
+        # bits, which matters only at near-ties.
+        metrics = TASKS.get(CLASSIFICATION)(
+            images, weights, targets, multilabel=data.multilabel, batch_size=self.config.batch_size
+        )
         return metrics, info
 
     def _retrieval(
