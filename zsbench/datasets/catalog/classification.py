@@ -1,1 +1,299 @@
-"""Dataset specs: classification (filled in by its owner)."""
+"""Dataset specs: zero-shot classification (CLIP_benchmark / InternVL-fork names, layouts and sizes).
+
+Sizes are the full test splits. Where the InternVL README reports a metric, its denominator confirms the size
+(e.g. birdsnap acc1 0.72032520 = 1329/1845, voc2007 0.79974626 = 11977/14976 boxes); ``sun397``, ``eurosat`` and
+``caltech101`` ignore ``--split`` in CLIP_benchmark and evaluate the whole dataset, so their size is the whole
+dataset (108754, 27000, 9144 with the background class). Layouts are relative to ``--dataset_root`` after
+templating; the README's roots are given in ``source``.
+"""
+
+from zsbench.datasets import register_dataset
+from zsbench.datasets.base import CLASSIFICATION
+from zsbench.datasets.loaders._spec import CatalogSpec, RemoteFile
+
+_IMAGENET_LANGS = ("en", "cn", "jp", "ar", "it")
+_FORK_RAW = "https://raw.githubusercontent.com/OpenGVLab/InternVL/main/clip_benchmark/clip_benchmark/data"
+_TV = "zsbench.datasets.loaders.torchvision_sets"
+
+
+def _cls(name: str, loader: str, size: int, layout: str, source: str, **kw) -> CatalogSpec:
+    kw.setdefault("prompt_key", name)
+    sizes = kw.pop("sizes", {}) | {"test": size}
+    return register_dataset(
+        CatalogSpec(name=name, task=CLASSIFICATION, loader=loader, sizes=sizes, layout=layout, source=source, **kw)
+    )
+
+
+# --- ImageNet family: OpenAI's 1000 class names (sorted-wnid order), 80 templates in en/cn/jp/ar/it ----------
+_cls(
+    "imagenet1k",
+    "zsbench.datasets.loaders.imagenet:load_imagenet1k",
+    50000,
+    "ILSVRC2012_devkit_t12.tar.gz + ILSVRC2012_img_val.tar (read in place), or val/<wnid>/*.JPEG",
+    "https://image-net.org (login required): ILSVRC2012_devkit_t12.tar.gz and ILSVRC2012_img_val.tar; "
+    "README root ./data/imagenet-1k/",
+    languages=_IMAGENET_LANGS,
+    required=("ILSVRC2012_img_val.tar|val", "ILSVRC2012_devkit_t12.tar.gz|val"),
+    license="ImageNet terms of access (non-commercial research)",
+)
+_cls(
+    "imagenet-a",
+    "zsbench.datasets.loaders.imagenet:load_imagenet_a",
+    7500,
+    "<wnid>/*.jpg (200 wnid folders, the extracted imagenet-a.tar)",
+    "https://people.eecs.berkeley.edu/~hendrycks/imagenet-a.tar; README root ./data/imagenet-a/",
+    languages=_IMAGENET_LANGS,
+    required=("n01498041",),
+    license="MIT",
+)
+_cls(
+    "imagenet-r",
+    "zsbench.datasets.loaders.imagenet:load_imagenet_r",
+    30000,
+    "<wnid>/*.jpg (200 wnid folders, the extracted imagenet-r.tar)",
+    "https://people.eecs.berkeley.edu/~hendrycks/imagenet-r.tar; README root ./data/imagenet-r/",
+    languages=_IMAGENET_LANGS,
+    required=("n01443537",),
+    license="MIT",
+)
+_cls(
+    "imagenetv2",
+    "zsbench.datasets.loaders.imagenet:load_imagenetv2",
+    10000,
+    "ImageNetV2-matched-frequency/<0..999>/*.jpeg (label = folder number)",
+    "https://huggingface.co/datasets/vaishaal/ImageNetV2/resolve/main/imagenetv2-matched-frequency.tar.gz "
+    "(extract and rename the folder to ImageNetV2-matched-frequency); README root ./data/imagenetv2/",
+    languages=_IMAGENET_LANGS,
+    required=("ImageNetV2-matched-frequency",),
+    license="MIT",
+)
+_cls(
+    "imagenet_sketch",
+    "zsbench.datasets.loaders.imagenet:load_imagenet_sketch",
+    50889,
+    "<wnid>/*.JPEG (1000 wnid folders, the 'sketch' folder of ImageNet-Sketch.zip)",
+    "https://drive.google.com/open?id=1Mj0i5HBthqH1p_yeXzsg22gZduvgoNeA (ImageNet-Sketch.zip); "
+    "README root ./data/imagenet-sketch/",
+    languages=_IMAGENET_LANGS,
+    required=("n01440764",),
+    license="MIT",
+)
+_cls(
+    "objectnet",
+    "zsbench.datasets.loaders.objectnet:load_objectnet",
+    18574,
+    "objectnet-1.0/images/<folder>/*.png + folder_to_objectnet_label.json, objectnet_to_imagenet_1k.json, "
+    "pytorch_to_imagenet_2012_id.json, imagenet_to_label_2012_v2 (copied from objectnet-1.0/mappings/)",
+    "https://objectnet.dev/downloads/objectnet-1.0.zip (zip password 'objectnetisatestset'); "
+    "README root ./data/objectnet-1.0/",
+    required=(
+        "objectnet-1.0/images",
+        "folder_to_objectnet_label.json",
+        "objectnet_to_imagenet_1k.json",
+        "pytorch_to_imagenet_2012_id.json",
+        "imagenet_to_label_2012_v2",
+    ),
+    license="ObjectNet license (test only, no training)",
+)
+
+# --- torchvision on-disk formats, read directly ------------------------------------------------------------
+_cls(
+    "cifar10",
+    f"{_TV}:load_cifar10",
+    10000,
+    "cifar-10-batches-py/{test_batch,data_batch_1..5,batches.meta}",
+    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (extract in root); README root ./data/",
+    splits=("test", "train"),
+    sizes={"train": 50000},
+    required=("cifar-10-batches-py/test_batch",),
+)
+_cls(
+    "cifar100",
+    f"{_TV}:load_cifar100",
+    10000,
+    "cifar-100-python/{test,train,meta}",
+    "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz (extract in root); README root ./data/",
+    splits=("test", "train"),
+    sizes={"train": 50000},
+    required=("cifar-100-python/test",),
+)
+_cls(
+    "mnist",
+    f"{_TV}:load_mnist",
+    10000,
+    "MNIST/raw/t10k-images-idx3-ubyte[.gz] + t10k-labels-idx1-ubyte[.gz]",
+    "https://ossci-datasets.s3.amazonaws.com/mnist/ (torchvision MNIST layout); README root ./data/",
+    splits=("test", "train"),
+    sizes={"train": 60000},
+    required=("MNIST/raw/t10k-images-idx3-ubyte|MNIST/raw/t10k-images-idx3-ubyte.gz",),
+)
+_cls(
+    "stl10",
+    f"{_TV}:load_stl10",
+    8000,
+    "stl10_binary/{test_X.bin,test_y.bin,class_names.txt}",
+    "https://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz (extract in root); README root ./data/",
+    required=("stl10_binary/test_X.bin", "stl10_binary/test_y.bin", "stl10_binary/class_names.txt"),
+)
+_cls(
+    "caltech101",
+    f"{_TV}:load_caltech101",
+    9144,
+    "caltech101/101_ObjectCategories/<category>/image_*.jpg (102 folders incl. BACKGROUND_Google; split ignored)",
+    "https://data.caltech.edu/records/mzrjq-6wc02 (caltech-101.zip -> 101_ObjectCategories.tar.gz, extract into "
+    "root/caltech101/); README root ./data/",
+    required=("caltech101/101_ObjectCategories",),
+)
+_cls(
+    "sun397",
+    f"{_TV}:load_sun397",
+    108754,
+    "SUN397/ClassName.txt + SUN397/<l>/<class>[/<sub>]/sun_*.jpg (whole dataset; split ignored)",
+    "http://vision.princeton.edu/projects/2010/SUN/SUN397.tar.gz (extract in root); README root ./data/",
+    required=("SUN397/ClassName.txt",),
+)
+_cls(
+    "fgvc_aircraft",
+    f"{_TV}:load_fgvc_aircraft",
+    3333,
+    "fgvc-aircraft-2013b/data/{variants.txt,images_variant_test.txt,images/*.jpg}",
+    "https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/archives/fgvc-aircraft-2013b.tar.gz; README root ./data/",
+    required=("fgvc-aircraft-2013b/data/variants.txt", "fgvc-aircraft-2013b/data/images_variant_test.txt"),
+)
+_cls(
+    "country211",
+    f"{_TV}:load_country211",
+    21100,
+    "country211/test/<ISO code>/*.jpg",
+    "https://openaipublic.azureedge.net/clip/data/country211.tgz (extract in root); README root ./data/",
+    required=("country211/test",),
+)
+_cls(
+    "cars",
+    f"{_TV}:load_cars",
+    8041,
+    "stanford_cars/{devkit/cars_meta.mat,cars_test_annos_withlabels.mat,cars_test/*.jpg}",
+    "Stanford Cars (original site is gone; torchvision documents mirrors, e.g. Kaggle "
+    "'jessicali9530/stanford-cars-dataset' + cars_test_annos_withlabels.mat); README root ./data/",
+    required=("stanford_cars/devkit/cars_meta.mat", "stanford_cars/cars_test_annos_withlabels.mat"),
+)
+_cls(
+    "dtd",
+    f"{_TV}:load_dtd",
+    1880,
+    "dtd/dtd/{labels/test1.txt,images/<class>/*.jpg}",
+    "https://www.robots.ox.ac.uk/~vgg/data/dtd/download/dtd-r1.0.1.tar.gz (extract into root/dtd/); "
+    "README root ./data/",
+    required=("dtd/dtd/labels/test1.txt",),
+)
+_cls(
+    "eurosat",
+    f"{_TV}:load_eurosat",
+    27000,
+    "eurosat/2750/<Class>/*.jpg (whole dataset; split ignored)",
+    "https://huggingface.co/datasets/torchgeo/eurosat/resolve/main/EuroSAT.zip (extract into root/eurosat/); "
+    "README root ./data/",
+    required=("eurosat/2750",),
+)
+_cls(
+    "fer2013",
+    f"{_TV}:load_fer2013",
+    7178,
+    "test/<emotion>/*.jpg (Kaggle msambare/fer2013 layout)",
+    "kaggle datasets download -d msambare/fer2013 (unzip into root); README root ./data/fer2013",
+    splits=("test", "train"),
+    sizes={"train": 28709},
+    required=("test",),
+)
+_cls(
+    "food101",
+    f"{_TV}:load_food101",
+    25250,
+    "food-101/{meta/test.json,images/<class>/*.jpg}",
+    "http://data.vision.ee.ethz.ch/cvl/food-101.tar.gz (extract in root); README root ./data/",
+    required=("food-101/meta/test.json",),
+)
+_cls(
+    "gtsrb",
+    f"{_TV}:load_gtsrb",
+    12630,
+    "gtsrb/{GT-final_test.csv,GTSRB/Final_Test/Images/*.ppm}",
+    "https://sid.erda.dk/public/archives/daaeac0d7ce1152aea9b61d9f1e19370/ (GTSRB_Final_Test_Images.zip + "
+    "GTSRB_Final_Test_GT.zip, extracted into root/gtsrb/); README root ./data/",
+    required=("gtsrb/GT-final_test.csv", "gtsrb/GTSRB/Final_Test/Images"),
+)
+_cls(
+    "pets",
+    f"{_TV}:load_pets",
+    3669,
+    "oxford-iiit-pet/{annotations/test.txt,images/*.jpg}",
+    "https://www.robots.ox.ac.uk/~vgg/data/pets/data/{images,annotations}.tar.gz (extract into "
+    "root/oxford-iiit-pet/); README root ./data/",
+    required=("oxford-iiit-pet/annotations/test.txt",),
+)
+_cls(
+    "renderedsst2",
+    f"{_TV}:load_renderedsst2",
+    1821,
+    "rendered-sst2/test/{negative,positive}/*.png",
+    "https://openaipublic.azureedge.net/clip/data/rendered-sst2.tgz (extract in root); README root ./data/",
+    required=("rendered-sst2/test",),
+)
+
+# --- other families ------------------------------------------------------------------------------------------
+_cls(
+    "birdsnap",
+    "zsbench.datasets.loaders.birdsnap:load_birdsnap",
+    1845,
+    "species.txt + test_images_valid.txt (header 'path', then <species_dir>/<file>.jpg) + <species_dir>/*.jpg",
+    "Birdsnap images via its get_birdsnap.py (http://thomasberg.org/), test list from the InternVL fork "
+    "(download=True fetches it); README root ./data/birdsnap/",
+    files=(
+        RemoteFile(
+            "test_images_valid.txt",
+            f"{_FORK_RAW}/birdsnap/test_images_valid.txt",
+            "0a4f8e146b6beda73234e900044c9f5e3f02de33861a5bf5a3102073974e79a0",
+        ),
+    ),
+    required=("species.txt", "test_images_valid.txt"),
+)
+_cls(
+    "voc2007",
+    "zsbench.datasets.loaders.voc:load_voc2007",
+    14976,
+    "VOCdevkit/VOC2007/{JPEGImages,Annotations,ImageSets/Main/aeroplane_test.txt} (one sample per box, cropped)",
+    "http://host.robots.ox.ac.uk/pascal/VOC/voc2007/ VOCtrainval_06-Nov-2007.tar + VOCtest_06-Nov-2007.tar "
+    "(extract in root); README root ./data/",
+    splits=("test", "train"),
+    required=("VOCdevkit/VOC2007/ImageSets/Main/aeroplane_test.txt",),
+)
+_cls(
+    "voc2007_multilabel",
+    "zsbench.datasets.loaders.voc:load_voc2007_multilabel",
+    4952,
+    "VOCdevkit/VOC2007/{JPEGImages,Annotations,ImageSets/Main/aeroplane_test.txt} (multi-hot over 20 classes)",
+    "as voc2007",
+    multilabel=True,
+    splits=("test", "train"),
+    required=("VOCdevkit/VOC2007/ImageSets/Main/aeroplane_test.txt",),
+)
+_cls(
+    "vtab/flowers",
+    "zsbench.datasets.loaders.tfds:load_vtab_flowers",
+    6149,
+    "oxford_flowers102/<version>/{dataset_info.json,oxford_flowers102-test.tfrecord-*} (TFDS data_dir)",
+    "tensorflow_datasets 'oxford_flowers102' prepared into root (tfds build oxford_flowers102 --data_dir root); "
+    "README root ./data/",
+    prompt_key="flowers",
+    required=("oxford_flowers102",),
+)
+_cls(
+    "vtab/resisc45",
+    "zsbench.datasets.loaders.tfds:load_vtab_resisc45",
+    6300,
+    "resisc45/<version>/{dataset_info.json,resisc45-train.tfrecord-*} (TFDS data_dir; VTAB test = train[80%:])",
+    "NWPU-RESISC45.rar (OneDrive link in tfds resisc45 docs) into root/downloads/manual, then tfds build "
+    "resisc45 --data_dir root; README root ./data/",
+    prompt_key="resisc45",
+    required=("resisc45",),
+)

@@ -1,0 +1,330 @@
+"""Datasets that CLIP_benchmark builds from torchvision classes, read from torchvision's on-disk formats.
+
+Reading the files directly avoids instantiating torchvision datasets (which decode eagerly or need ``download``
+logic) while keeping torchvision's class order and sample order; each function names the torchvision class it
+mirrors. Class names: torchvision's ``.classes`` unless CLIP_benchmark overrides them from the bundled JSON
+(``classnames_key``). Two torchvision datasets list files in file-system order (``SUN397`` via ``rglob``); zsbench
+sorts them so the order is machine-independent (metrics do not depend on order).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import pickle
+import struct
+from pathlib import Path
+from typing import Any
+
+from zsbench.datasets.base import ArrayImageSet, DatasetSpec, FileImageSet
+from zsbench.datasets.loaders import _common as c
+from zsbench.errors import DatasetNotFoundError
+
+
+def _start(spec: DatasetSpec, root: Path, split: str, options: dict[str, Any], *paths: str) -> None:
+    c.check_options(spec, options)
+    c.check_split(spec, split)
+    c.require_root(spec, root, *paths)
+
+
+def _folder_dataset(spec, root, split, language, options, folder: str, classnames_key=None, names=None):
+    _start(spec, root, split, options, folder)
+    classes, samples = c.image_folder(root / folder)
+    images = FileImageSet(root, [f"{folder}/{p}" for p, _ in samples])
+    labels = [k for _, k in samples]
+    return c.classification(
+        spec,
+        root,
+        split,
+        language,
+        images,
+        labels,
+        options,
+        classnames_key=classnames_key,
+        dataset_classnames=names if names is not None else classes,
+    )
+
+
+# --- array formats ---------------------------------------------------------------------------------------------
+def _cifar(spec, root, split, language, options, folder, files, meta, meta_key, label_key):
+    import numpy as np
+
+    _start(spec, root, split, options, *(f"{folder}/{f}" for f in files), f"{folder}/{meta}")
+    arrays, labels, digests = [], [], []
+    for name in files:
+        raw = (root / folder / name).read_bytes()
+        digests.append(c.file_digest(raw))
+        entry = pickle.loads(raw, encoding="latin1")
+        arrays.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        labels.extend(int(x) for x in entry[label_key])
+    with open(root / folder / meta, "rb") as f:
+        classes = list(pickle.load(f, encoding="latin1")[meta_key])
+    images = ArrayImageSet(np.concatenate(arrays), f"{spec.name}/{split}", "+".join(digests))
+    return c.classification(spec, root, split, language, images, labels, options, dataset_classnames=classes)
+
+
+def load_cifar10(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``CIFAR10``: python pickles in ``cifar-10-batches-py``."""
+    files = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
+    return _cifar(
+        spec, root, split, language, options, "cifar-10-batches-py", files, "batches.meta", "label_names", "labels"
+    )
+
+
+def load_cifar100(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``CIFAR100``: python pickles in ``cifar-100-python`` (fine labels)."""
+    files = ["test"] if split == "test" else ["train"]
+    return _cifar(
+        spec, root, split, language, options, "cifar-100-python", files, "meta", "fine_label_names", "fine_labels"
+    )
+
+
+def read_idx(path: Path) -> Any:
+    """An IDX file (MNIST), gzip-compressed if the name ends in .gz."""
+    import numpy as np
+
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype != 0x08:
+        raise DatasetNotFoundError(f"{path} is not an unsigned-byte IDX file (magic {raw[:4].hex()})")
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims), c.file_digest(raw)
+
+
+def load_mnist(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``MNIST``: IDX files in ``MNIST/raw`` (plain or .gz)."""
+    c.check_options(spec, options)
+    c.check_split(spec, split)
+    prefix = "t10k" if split == "test" else "train"
+    found = {}
+    for kind, stem in (("images", f"{prefix}-images-idx3-ubyte"), ("labels", f"{prefix}-labels-idx1-ubyte")):
+        candidates = [root / "MNIST" / "raw" / stem, root / "MNIST" / "raw" / f"{stem}.gz"]
+        path = next((p for p in candidates if p.exists()), None)
+        if path is None:
+            c.require_root(spec, root, f"MNIST/raw/{stem}")
+        found[kind] = read_idx(path)
+    (arrays, d1), (labels, d2) = found["images"], found["labels"]
+    images = ArrayImageSet(arrays, f"mnist/{split}", f"{d1}+{d2}", mode="L")
+    return c.classification(
+        spec, root, split, language, images, [int(x) for x in labels], options, classnames_key="mnist"
+    )
+
+
+def load_stl10(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``STL10(split='test')``: column-major uint8 images in ``stl10_binary/test_X.bin``."""
+    import numpy as np
+
+    base = "stl10_binary"
+    _start(spec, root, split, options, f"{base}/test_X.bin", f"{base}/test_y.bin", f"{base}/class_names.txt")
+    raw = (root / base / "test_X.bin").read_bytes()
+    # torchvision: reshape (-1, 3, 96, 96), swap the last two axes, then CHW -> HWC.
+    arrays = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3, 96, 96).transpose(0, 3, 2, 1)
+    labels = [int(x) - 1 for x in np.fromfile(root / base / "test_y.bin", dtype=np.uint8)]
+    classes = (root / base / "class_names.txt").read_text().splitlines()
+    images = ArrayImageSet(arrays, "stl10/test", c.file_digest(raw))
+    return c.classification(spec, root, split, language, images, labels, options, dataset_classnames=classes)
+
+
+# --- file lists ------------------------------------------------------------------------------------------------
+def load_caltech101(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """CLIP_benchmark's Caltech101 copy: sorted categories *including* ``BACKGROUND_Google``; split ignored.
+
+    Images are ``image_0001.jpg .. image_<n>.jpg`` per category, as torchvision indexes them.
+    """
+    base = "caltech101/101_ObjectCategories"
+    _start(spec, root, "test", options, base)
+    categories = sorted(os.listdir(root / base))
+    rel, labels = [], []
+    for idx, cat in enumerate(categories):
+        n = len(os.listdir(root / base / cat))
+        rel += [f"{base}/{cat}/image_{i:04d}.jpg" for i in range(1, n + 1)]
+        labels += [idx] * n
+    return c.classification(
+        spec,
+        root,
+        split,
+        language,
+        FileImageSet(root, rel),
+        labels,
+        options,
+        classnames_key="caltech101",
+        info={"split_ignored": True},
+    )
+
+
+def sun397_classnames(root: Path) -> list[str]:
+    with open(root / "SUN397" / "ClassName.txt") as f:
+        return [line[3:].strip() for line in f]
+
+
+def load_sun397(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``SUN397`` (whole dataset, split ignored as in CLIP_benchmark); names cleaned of ``_`` and ``/``."""
+    _start(spec, root, "test", options, "SUN397/ClassName.txt")
+    raw = sun397_classnames(root)
+    index = {cls: i for i, cls in enumerate(raw)}
+    data_dir = root / "SUN397"
+    files = sorted(p.relative_to(data_dir) for p in data_dir.rglob("sun_*.jpg"))
+    labels = [index["/".join(p.parts[1:-1])] for p in files]
+    names = [cl.replace("_", " ").replace("/", " ") for cl in raw]
+    images = FileImageSet(root, [f"SUN397/{p.as_posix()}" for p in files])
+    return c.classification(
+        spec, root, split, language, images, labels, options, dataset_classnames=names, info={"split_ignored": True}
+    )
+
+
+def load_fgvc_aircraft(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``FGVCAircraft(annotation_level='variant', split='test')``."""
+    data = "fgvc-aircraft-2013b/data"
+    _start(spec, root, split, options, f"{data}/variants.txt", f"{data}/images_variant_{split}.txt")
+    classes = [line.strip() for line in (root / data / "variants.txt").read_text().splitlines()]
+    index = {cls: i for i, cls in enumerate(classes)}
+    rel, labels = [], []
+    for line in (root / data / f"images_variant_{split}.txt").read_text().splitlines():
+        name, label = line.strip().split(" ", 1)
+        rel.append(f"{data}/images/{name}.jpg")
+        labels.append(index[label])
+    return c.classification(
+        spec, root, split, language, FileImageSet(root, rel), labels, options, dataset_classnames=classes
+    )
+
+
+def load_country211(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``Country211`` (ImageFolder over ``country211/test``); names from the bundled JSON."""
+    return _folder_dataset(spec, root, split, language, options, f"country211/{split}", classnames_key="country211")
+
+
+def load_cars(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``StanfordCars(split='test')``: ``.mat`` annotations (needs scipy, as torchvision does)."""
+    base = "stanford_cars"
+    ann = f"{base}/cars_test_annos_withlabels.mat"
+    _start(spec, root, split, options, f"{base}/devkit/cars_meta.mat", ann)
+    try:
+        import scipy.io as sio
+    except ImportError as e:
+        raise DatasetNotFoundError("reading Stanford Cars .mat files needs scipy (pip install scipy)") from e
+    annotations = sio.loadmat(str(root / ann), squeeze_me=True)["annotations"]
+    rel = [f"{base}/cars_test/{a['fname']}" for a in annotations]
+    labels = [int(a["class"]) - 1 for a in annotations]  # 1-based in the .mat
+    classes = sio.loadmat(str(root / base / "devkit/cars_meta.mat"), squeeze_me=True)["class_names"].tolist()
+    return c.classification(
+        spec,
+        root,
+        split,
+        language,
+        FileImageSet(root, rel),
+        labels,
+        options,
+        dataset_classnames=[str(x) for x in classes],
+    )
+
+
+def load_dtd(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``DTD(split='test', partition=1)``: ``labels/test1.txt``; classes = sorted names in the list."""
+    base = "dtd/dtd"
+    _start(spec, root, split, options, f"{base}/labels/{split}1.txt")
+    rel, cls_of = [], []
+    for line in (root / base / "labels" / f"{split}1.txt").read_text().splitlines():
+        cls, name = line.strip().split("/")
+        rel.append(f"{base}/images/{cls}/{name}")
+        cls_of.append(cls)
+    classes = sorted(set(cls_of))
+    index = {cls: i for i, cls in enumerate(classes)}
+    return c.classification(
+        spec,
+        root,
+        split,
+        language,
+        FileImageSet(root, rel),
+        [index[x] for x in cls_of],
+        options,
+        dataset_classnames=classes,
+    )
+
+
+def load_eurosat(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``EuroSAT`` (ImageFolder over ``eurosat/2750``, whole dataset, split ignored)."""
+    data = _folder_dataset(spec, root, "test", language, options, "eurosat/2750", classnames_key="eurosat")
+    data.info.update(split=split, split_ignored=True)
+    return data
+
+
+def load_fer2013(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """``ImageFolder(root/test)`` of the Kaggle msambare/fer2013 layout; names from the bundled JSON."""
+    return _folder_dataset(spec, root, split, language, options, split, classnames_key="fer2013")
+
+
+def load_food101(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``Food101(split='test')``: ``meta/test.json``; classes sorted, ``_`` -> space."""
+    base = "food-101"
+    _start(spec, root, split, options, f"{base}/meta/{split}.json")
+    with open(root / base / "meta" / f"{split}.json") as f:
+        metadata = json.load(f)
+    classes = sorted(metadata)
+    rel, labels = [], []
+    for idx, cls in enumerate(classes):
+        rel += [f"{base}/images/{p}.jpg" for p in metadata[cls]]
+        labels += [idx] * len(metadata[cls])
+    names = [cl.replace("_", " ") for cl in classes]
+    return c.classification(
+        spec, root, split, language, FileImageSet(root, rel), labels, options, dataset_classnames=names
+    )
+
+
+def load_gtsrb(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``GTSRB(split='test')``: rows of ``GT-final_test.csv``; names from the bundled JSON."""
+    base = "gtsrb"
+    _start(spec, root, split, options, f"{base}/GT-final_test.csv")
+    with open(root / base / "GT-final_test.csv") as f:
+        rows = list(csv.DictReader(f, delimiter=";", skipinitialspace=True))
+    rel = [f"{base}/GTSRB/Final_Test/Images/{r['Filename']}" for r in rows]
+    labels = [int(r["ClassId"]) for r in rows]
+    return c.classification(
+        spec, root, split, language, FileImageSet(root, rel), labels, options, classnames_key="gtsrb"
+    )
+
+
+def pets_classnames(image_ids: list[str], labels: list[int]) -> list[str]:
+    """torchvision ``OxfordIIITPet.classes``: breed from the file name, title-cased, ordered by label."""
+    pairs = sorted({(i.rsplit("_", 1)[0], lab) for i, lab in zip(image_ids, labels)}, key=lambda p: p[1])
+    return [" ".join(part.title() for part in raw.split("_")) for raw, _ in pairs]
+
+
+def load_pets(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``OxfordIIITPet(split='test', target_types='category')``: ``annotations/test.txt``."""
+    base = "oxford-iiit-pet"
+    _start(spec, root, split, options, f"{base}/annotations/{split}.txt")
+    ids, labels = [], []
+    for line in (root / base / "annotations" / f"{split}.txt").read_text().splitlines():
+        image_id, label, _, _ = line.strip().split()
+        ids.append(image_id)
+        labels.append(int(label) - 1)
+    rel = [f"{base}/images/{i}.jpg" for i in ids]
+    return c.classification(
+        spec,
+        root,
+        split,
+        language,
+        FileImageSet(root, rel),
+        labels,
+        options,
+        dataset_classnames=pets_classnames(ids, labels),
+    )
+
+
+def load_renderedsst2(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``RenderedSST2(split='test')``: png files under ``rendered-sst2/test/{negative,positive}``."""
+    folder = f"rendered-sst2/{split}"
+    _start(spec, root, split, options, folder)
+    classes = ["negative", "positive"]
+    rel, labels = [], []
+    for idx, cls in enumerate(classes):
+        for dirpath, _, fnames in sorted(os.walk(root / folder / cls)):
+            for fname in sorted(fnames):
+                if fname.lower().endswith("png"):
+                    rel.append(os.path.relpath(os.path.join(dirpath, fname), root))
+                    labels.append(idx)
+    return c.classification(
+        spec, root, split, language, FileImageSet(root, rel), labels, options, dataset_classnames=classes
+    )

@@ -1,0 +1,76 @@
+"""Which datasets are on disk under a ``--dataset_root`` template, and how to get the others.
+
+``present`` means every path the spec requires exists (cheap checks only: image counts are verified when the
+dataset is loaded); ``incomplete`` means the root exists but some required path is missing; ``missing`` means the
+root does not exist. Annotation files that ``download=True`` can fetch are named in the advice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def expand_root(root_template: str, name: str) -> Path:
+    """CLIP_benchmark's templating: ``{dataset}`` (``wds/`` stripped) and ``{dataset_cleaned}`` (``/`` -> ``-``)."""
+    dataset = name[4:] if name.startswith("wds/") else name
+    return Path(root_template.format(dataset=dataset, dataset_cleaned=dataset.replace("/", "-")))
+
+
+def _check(root: Path, required: tuple[str, ...]) -> list[str]:
+    """The required entries (``a|b`` = either) that do not exist under ``root``."""
+    return [entry for entry in required if not any((root / alt).exists() for alt in entry.split("|"))]
+
+
+def dataset_status(root_template: str) -> list[dict[str, Any]]:
+    """One row per registered dataset: name, task, path, status, missing, how to obtain."""
+    from zsbench.datasets import DATASETS, get_spec
+
+    rows = []
+    for name in DATASETS.names():
+        spec = get_spec(name)
+        root = expand_root(root_template, name)
+        required = tuple(getattr(spec, "required", ()))
+        files = tuple(getattr(spec, "files", ()))
+        if not root.exists():
+            status, missing = "missing", [str(root)]
+        else:
+            missing = _check(root, required)
+            status = "present" if not missing else "incomplete"
+        fetchable = [f.name for f in files if any(f.name in m.split("|") for m in missing)]
+        how = spec.source
+        if fetchable:
+            how = f"download=True fetches {', '.join(fetchable)}; {how}"
+        rows.append(
+            {
+                "name": name,
+                "task": spec.task,
+                "path": str(root),
+                "status": status,
+                "missing": missing,
+                "layout": spec.layout,
+                "how_to_obtain": how,
+            }
+        )
+    return rows
+
+
+def format_status_table(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table: name, task, status, path; then one 'how to obtain' line per dataset not present."""
+    header = ("dataset", "task", "status", "path")
+    table = [header] + [(r["name"], r["task"], r["status"], r["path"]) for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    todo = [r for r in rows if r["status"] != "present"]
+    if todo:
+        lines.append("")
+        for r in todo:
+            miss = f" (missing: {', '.join(r['missing'])})" if r["status"] == "incomplete" else ""
+            lines.append(f"{r['name']}{miss}: expected {r['layout']}; {r['how_to_obtain']}")
+    n_present = sum(r["status"] == "present" for r in rows)
+    lines.append(f"{n_present}/{len(rows)} datasets present")
+    return "\n".join(lines)
+
+
+__all__ = ["dataset_status", "expand_root", "format_status_table"]
