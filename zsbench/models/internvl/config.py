@@ -179,3 +179,32 @@ def resolve_config(value: Any) -> InternVLConfig | None:
     if isinstance(value, (str, os.PathLike)):
         return load_hf_config(value)
     raise CheckpointError(f"config option must be an InternVLConfig, a dict or a path, not {type(value).__name__}")
+
+
+def to_hf_config(cfg: InternVLConfig) -> dict[str, Any]:
+    """An HF ``config.json`` dict with the reference field names (the inverse of :func:`from_hf_config`)."""
+    vision = {theirs: getattr(cfg.vision, ours) for ours, theirs in _VISION_FIELDS.items()}
+    text = {theirs: getattr(cfg.text, ours) for ours, theirs in _TEXT_FIELDS.items()}
+    vision |= {"model_type": "intern_vit_6b", "hidden_act": "gelu", "drop_path_rate": 0.0, "use_flash_attn": False}
+    text |= {
+        "model_type": "llama",
+        "hidden_act": "silu",
+        "num_key_value_heads": cfg.text.num_heads,
+        "num_query_token": cfg.num_query_token,
+        "rope_scaling": None,
+        "tie_word_embeddings": False,
+    }
+    return {
+        "architectures": ["InternVLModel"],
+        "model_type": "internvl",
+        "attn_pool_num_heads": cfg.attn_pool_num_heads,
+        "clip_embed_dim": cfg.clip_embed_dim,
+        "force_image_size": None,
+        "hidden_size": cfg.text.hidden_size,
+        "num_query_token": cfg.num_query_token,
+        "use_backbone_lora": 0,
+        "use_qllama_lora": 0,
+        "torch_dtype": "float32",
+        "vision_config": vision,
+        "qllama_config": text,
+    }
