@@ -102,6 +102,7 @@ def classification(
     dataset_classnames: list[str] | None = None,
     multilabel: bool = False,
     info: dict[str, Any] | None = None,
+    class_folders: list[str] | None = None,
 ) -> ClassificationData:
     """Check size and language, resolve class names and templates, and build the result."""
     from zsbench.datasets import prompts
@@ -122,6 +123,12 @@ def classification(
     n_classes = len(dataset_classnames) if dataset_classnames is not None else None
     if n_classes is not None and len(names) != n_classes:
         raise ZsbenchError(f"dataset {spec.name!r}: {len(names)} class names for {n_classes} classes")
+    if class_folders is not None and len(class_folders) != len(names) and not options.get("allow_incomplete"):
+        # ImageFolder labels index the folders present: with a folder missing every later label would shift.
+        raise DatasetNotFoundError(
+            f"dataset {spec.name!r} at {root} is incomplete: found {len(class_folders)} class folders, expected "
+            f"{len(names)}; {obtain_hint(spec)}"
+        )
     data_info = {"root": str(root), "split": split, "size": len(images), **pinfo, **(info or {})}
     return ClassificationData(images, targets, names, tmpl, multilabel=multilabel, info=data_info)
 

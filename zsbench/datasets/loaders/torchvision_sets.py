@@ -43,7 +43,8 @@ def _folder_dataset(spec, root, split, language, options, folder: str, classname
         labels,
         options,
         classnames_key=classnames_key,
-        dataset_classnames=names if names is not None else classes,
+        dataset_classnames=None if classnames_key else (names if names is not None else classes),
+        class_folders=classes,
     )
 
 
