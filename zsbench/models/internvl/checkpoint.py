@@ -76,8 +76,13 @@ def expected_shapes(model: nn.Module, to_file_name: Callable[[str], str]) -> dic
 
 
 # -- key checking ----------------------------------------------------------------------------------------
+def _natural(name: str) -> list[Any]:
+    # blocks.2 before blocks.10, so the first listed keys are the first layers.
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def _listing(names: Iterable[str]) -> str:
-    names = sorted(names)
+    names = sorted(names, key=_natural)
     shown = ", ".join(names[:_MAX_LISTED])
     more = f", ... ({len(names) - _MAX_LISTED} more)" if len(names) > _MAX_LISTED else ""
     return f"{len(names)}: {shown}{more}"
