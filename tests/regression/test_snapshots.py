@@ -1,0 +1,98 @@
+"""The regression machinery end to end on a fake model: update, rerun, regression, skip reasons, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+CASE_TEST = (Path(__file__).parents[2] / "benchmarks" / "test_regression_cases.py").read_text()
+CONFTEST = """
+from zsbench.testing import fake
+fake.register()
+"""
+
+
+def _write_case(root: Path, weights: Path, expected: dict | None = None, **extra) -> Path:
+    case = {
+        "model_type": "fake",
+        "model": "fake_model",
+        "pretrained": str(weights),
+        "dataset": "fake_cls",
+        "dataset_root": "anywhere",
+        "language": "en",
+        "task": "zeroshot_classification",
+        "markers": ["tiny", "classification"],
+        "tolerance": 0.002,
+        "published": None,
+        "expected": expected or {"acc1": 0.0, "acc5": None, "mean_per_class_recall": 0.0},
+        "provenance": None,
+        **extra,
+    }
+    path = root / "expected" / "fake_model" / "fake_cls__en.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(case))
+    return path
+
+
+@pytest.fixture
+def project(pytester):
+    pytester.makepyfile(test_cases=CASE_TEST)
+    pytester.makeconftest(CONFTEST)
+    weights = pytester.path / "weights.bin"
+    weights.write_bytes(b"fake")
+    return pytester, weights
+
+
+def _run(pytester, *args):
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--zs-expected-dir", "expected",
+                                        "--zs-num-workers", "0", "--zs-cache-dir", str(pytester.path / "cache"),
+                                        *args)  # fmt: skip
+
+
+def test_update_then_rerun_passes_and_regression_fails(project):
+    pytester, weights = project
+    path = _write_case(pytester.path, weights, published={"acc1": 0.5})
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)  # the placeholder numbers are wrong
+    assert "expected" in result.stdout.str() and "measured" in result.stdout.str()
+
+    _run(pytester, "--snapshot-update").assert_outcomes(passed=1)
+    snap = json.loads(path.read_text())
+    assert snap["published"] == {"acc1": 0.5}  # an update never rewrites the published number
+    assert snap["provenance"]["precision"] == "fp32"
+    measured = snap["expected"]
+    _run(pytester).assert_outcomes(passed=1)
+
+    snap["expected"] = {**measured, "acc1": measured["acc1"] + 0.01}  # beyond the 0.002 tolerance
+    path.write_text(json.dumps(snap))
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    assert "acc1" in result.stdout.str() and "NO" in result.stdout.str()
+    _run(pytester, "--zs-tolerance", "0.02").assert_outcomes(passed=1)  # per-run override
+    snap["tolerance"] = {"default": 0.002, "acc1": 0.02}  # per-case, per-metric override
+    path.write_text(json.dumps(snap))
+    _run(pytester).assert_outcomes(passed=1)
+    report = (pytester.path / "zsbench-report.md").read_text()
+    assert "fake_model" in report and "pass" in report
+
+
+def test_missing_weights_skip_with_path_and_source(project):
+    pytester, weights = project
+    _write_case(pytester.path, pytester.path / "nowhere.pth", pretrained_source="https://example.org/w.pth")
+    result = _run(pytester, "-rs")
+    result.assert_outcomes(skipped=1)
+    out = result.stdout.str()
+    assert "nowhere.pth" in out and "https://example.org/w.pth" in out
+
+
+def test_markers_and_ids_select_cases(project):
+    pytester, weights = project
+    _write_case(pytester.path, weights)
+    result = _run(pytester, "--collect-only", "-q", "-m", "tiny and classification")
+    assert "test_case[fake_model-fake_cls-en]" in result.stdout.str()
+    result = _run(pytester, "--collect-only", "-q", "-m", "gpu")
+    assert "fake_model" not in result.stdout.str()
