@@ -3,7 +3,7 @@
 Each ``write_*`` function writes a few tiny images plus the real annotation/metadata files (CIFAR pickles, IDX,
 devkit tars, VOC XML, COCO JSON, Karpathy txt, TFRecord, ...) under ``root`` and returns what a correct loader
 must produce (``labels``, ``classnames``, ``captions`` ...). Images encode their index in the red channel and
-their label in the green channel (lossless formats only), so tests can check sample order too.
+their label in the green channel (exact in PNG/PPM, within +-2 in JPEG), so tests can check sample order.
 Load replicas with ``allow_incomplete=True`` (their sizes differ from the real splits).
 """
 

@@ -1,1 +1,35 @@
-"""Dataset specs: shapes (filled in by its owner)."""
+"""Dataset specs: the embedded procedural shapes datasets (generated on first use, no download)."""
+
+from zsbench.datasets import register_dataset
+from zsbench.datasets.base import CLASSIFICATION, RETRIEVAL, DatasetSpec
+
+# Sizes are duplicated from zsbench.datasets.shapes on purpose: importing it here is cheap, but specs stay
+# plain data; tests/test_shapes.py checks that both agree.
+register_dataset(
+    DatasetSpec(
+        name="shapes",
+        task=CLASSIFICATION,
+        loader="zsbench.datasets.shapes:load_shapes",
+        splits=("test",),
+        languages=("en",),
+        sizes={"test": 500},
+        layout="<root>/shapes/test/<class>/<nnnnn>.png (ImageFolder), generated on first use",
+        source="procedural (zsbench.datasets.shapes), deterministic from a fixed seed; nothing to download",
+        prompt_key="shapes",
+        license="CC0-1.0 (generated)",
+    )
+)
+
+register_dataset(
+    DatasetSpec(
+        name="shapes_captions",
+        task=RETRIEVAL,
+        loader="zsbench.datasets.shapes:load_shapes_captions",
+        splits=("test",),
+        languages=("en",),
+        sizes={"test": 100, "test/captions": 500},
+        layout="<root>/shapes_captions/images/<nnnnn>.png + captions_test.json (COCO captions), generated on first use",
+        source="procedural (zsbench.datasets.shapes), deterministic from a fixed seed; nothing to download",
+        license="CC0-1.0 (generated)",
+    )
+)
