@@ -1,0 +1,100 @@
+"""The command line: bad input is one line naming the valid choices; eval writes results; build merges them."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from zsbench.cli import main
+from zsbench.testing import fake
+
+
+@pytest.fixture(autouse=True)
+def _fake():
+    fake.register()
+
+
+def _eval(tmp_path, *extra):
+    return main(["eval", "--model_type", "fake", "--model", "m", "--pretrained", "p", "--num_workers", "0",
+                 "--dataset_root", str(tmp_path), "--cache_dir", str(tmp_path / "cache"),
+                 "--output", str(tmp_path / "out" / "{dataset}_{model}_{language}_{task}.json"), "--quiet",
+                 *extra])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--model_type", "nope"], "unknown model type 'nope'"),
+        (["--dataset", "imagenet1kk"], "unknown dataset 'imagenet1kk' (did you mean 'imagenet1k'?)"),
+        (["--task", "zeroshot_clasification"], "unknown task 'zeroshot_clasification'"),
+        (["--task", "linear_probe"], "not supported by zsbench"),
+        (["--language", "xx"], "unknown language 'xx'"),
+    ],
+)
+def test_bad_input_is_one_line_with_choices(tmp_path, capsys, args, needle):
+    base = ["eval", "--model_type", "fake", "--dataset", "fake_cls", "--quiet"]
+    argv = base + args if args[0] != "--model_type" else ["eval", *args, "--dataset", "fake_cls", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert needle in err
+    if "unknown" in needle:
+        assert "valid choices" in err or "known codes: en, cn" in err
+
+
+def test_task_must_fit_the_dataset(tmp_path, capsys):
+    assert _eval(tmp_path, "--dataset", "fake_ret", "--task", "zeroshot_classification") == 2
+    assert "zeroshot_retrieval dataset" in capsys.readouterr().err
+
+
+def test_eval_writes_clip_benchmark_files_and_build_merges_them(tmp_path, capsys):
+    assert _eval(tmp_path, "--dataset", "fake_cls", "fake_ret", "--language", "en", "--recall_k", "1", "5") == 0
+    files = sorted((tmp_path / "out").glob("*.json"))
+    assert [f.name for f in files] == [
+        "fake_cls_m_en_zeroshot_classification.json",
+        "fake_ret_m_en_zeroshot_retrieval.json",
+    ]
+    csv_path, md_path = tmp_path / "bench.csv", tmp_path / "bench.md"
+    assert main(["build", str(tmp_path / "out"), "--output", str(csv_path), "--markdown", str(md_path)]) == 0
+    rows = list(csv.DictReader(csv_path.open()))
+    assert len(rows) == 2
+    header = csv_path.read_text().splitlines()[0].split(",")
+    assert header[:9] == ["dataset", "model", "pretrained", "task", "language", "model_fullname", "acc1", "acc5",
+                          "mean_per_class_recall"]  # fmt: skip
+    assert header[9:] == ["image_retrieval_recall@1", "text_retrieval_recall@1", "image_retrieval_recall@5",
+                          "text_retrieval_recall@5"]  # fmt: skip
+    assert rows[0]["acc5"] == ""  # null, not NaN
+    assert "| dataset |" in md_path.read_text()
+
+
+def test_build_reads_clip_benchmark_nan_and_fork_jsonl(tmp_path):
+    from zsbench.engine.results import collect
+
+    upstream = tmp_path / "a.json"
+    upstream.write_text('{"dataset": "renderedsst2", "model": "m", "pretrained": "p", "task": "zeroshot_classification",'
+                        ' "metrics": {"acc1": 0.5, "acc5": NaN}, "language": "en"}')  # fmt: skip
+    fork = tmp_path / "result.json"
+    fork.write_text("\n".join(json.dumps({"dataset": "x", "language": l, "metrics": {"acc1": 1.0}}) for l in "ab"))
+    records = collect([upstream, fork])
+    assert records[0]["metrics"]["acc5"] is None
+    assert [r["language"] for r in records[1:]] == ["a", "b"]
+
+
+def test_rerun_after_kill_leaves_no_partial_file(tmp_path, monkeypatch):
+    """A crash while writing leaves the previous file intact and no temporary file behind."""
+    from zsbench.engine import atomic
+
+    assert _eval(tmp_path, "--dataset", "fake_cls") == 0
+    out = tmp_path / "out" / "fake_cls_m_en_zeroshot_classification.json"
+    before = out.read_text()
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        _eval(tmp_path, "--dataset", "fake_cls", "--seed", "1")
+    assert out.read_text() == before
+    assert [p.name for p in out.parent.iterdir()] == [out.name]
