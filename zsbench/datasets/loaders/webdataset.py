@@ -67,8 +67,8 @@ def _index_shards(root: Path, split: str) -> list[dict[str, Any]]:
     if not nshards_file.exists():
         raise DatasetNotFoundError(f"webdataset at {root}: missing {nshards_file} (mandatory; it says how many shards)")
     n = int(nshards_file.read_text().strip())
-    samples: dict[str, dict[str, Any]] = {}
-    order: list[str] = []
+    samples: dict[tuple[str, str], dict[str, Any]] = {}
+    order: list[tuple[str, str]] = []
     for i in range(n):
         shard = root / split / f"{i}.tar"
         if not shard.exists():
