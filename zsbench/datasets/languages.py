@@ -41,7 +41,7 @@ def canonical_language(code: str) -> str:
     if key not in LANGUAGES:
         known = ", ".join(LANGUAGES)
         aliases = ", ".join(f"{a}={c}" for a, c in ALIASES.items() if "_" not in a and "-" not in a)
-        raise UnknownNameError(f"unknown language {code!r}; known codes: {known} (aliases: {aliases})")
+        raise UnknownNameError(f"unknown language {code!r}; valid choices: {known} (aliases: {aliases})")
     return key
 
 
