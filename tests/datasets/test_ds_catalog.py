@@ -111,7 +111,7 @@ def test_template_counts_and_fallback():
 
 def test_language_codes_and_aliases():
     assert canonical_language("zh") == "cn" and canonical_language("JA") == "jp"
-    with pytest.raises(UnknownNameError, match="known codes"):
+    with pytest.raises(UnknownNameError, match="valid choices"):
         canonical_language("xx")
     with pytest.raises(LanguageNotAvailableError, match="'mnist' in language 'zh'; available: en$"):
         classnames("mnist", "zh")
