@@ -54,6 +54,9 @@ def _eval_parser(sub: Any) -> None:
                           "reference), fp32 on CPU")
     p.set_defaults(precision="auto")
     p.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: cuda if available)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the image tower")
+    p.add_argument("--gpu_decode", action="store_true",
+                   help="decode JPEG datasets on the GPU (faster for small models; not bit-identical to PIL)")
     p.add_argument("--model_cache_dir", default=None, help="passed to open_clip as cache_dir")
     p.add_argument("--cache_dir", default=None, help="embedding cache (default $ZSBENCH_CACHE_DIR or ~/.cache/zsbench)")
     p.add_argument("--no_cache", action="store_true", help="keep embeddings in memory only for this run")
@@ -128,6 +131,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
         verbose=args.verbose,
         progress=args.progress and args.verbose,
         model_cache_dir=args.model_cache_dir,
+        compile=args.compile,
+        gpu_decode=args.gpu_decode,
         model_options=model_options,
         dataset_options=options,
     )

@@ -46,5 +46,7 @@ class EvalConfig:
     progress: bool = True
     write_results: bool = True
     model_cache_dir: str | None = None
+    compile: bool = False  # torch.compile the image tower (pays off on large GPU runs)
+    gpu_decode: bool = False  # decode JPEGs on the GPU (see engine/gpu_decode.py)
     model_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)

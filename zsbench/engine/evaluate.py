@@ -17,6 +17,7 @@ from zsbench.datasets import CLASSIFICATION, RETRIEVAL, ClassificationData, Retr
 from zsbench.engine.cache import EmbeddingCache, default_cache_dir
 from zsbench.engine.config import EvalConfig
 from zsbench.engine.encode import LoaderSettings, encode_images, encode_texts
+from zsbench.engine.gpu_decode import encode_images_gpu_decode, supports_gpu_decode
 from zsbench.engine.plan import Job, ModelRef, build_plan, dataset_root_for, expand_datasets
 from zsbench.engine.results import SCHEMA_VERSION, has_record, write_record
 from zsbench.errors import ZsbenchError
@@ -111,7 +112,7 @@ class Evaluator:
 
     def load(self, ref: ModelRef) -> ZeroShotModel:
         cfg = self.config
-        return load_model(
+        model = load_model(
             ref.model_type,
             ref.model,
             ref.pretrained,
@@ -120,6 +121,13 @@ class Evaluator:
             cache_dir=cfg.model_cache_dir,
             **cfg.model_options,
         )
+        if cfg.compile:
+            import torch
+
+            # Compiled kernels can round differently, so it is part of the cache key and the provenance.
+            model.image_fn = torch.compile(model.image_fn)
+            model.identity = {**model.identity, "compiled": True}
+        return model
 
     @staticmethod
     def _identity(job: Job) -> dict[str, Any]:
@@ -184,6 +192,7 @@ class Evaluator:
             "images": images.fingerprint(),
             "n": len(images),
             "skip_corrupt": self.config.skip_corrupt,
+            "gpu_decode": self.config.gpu_decode and supports_gpu_decode(images),
         }
         cached, where = self.cache.get("image", parts)
         if cached is not None:
@@ -196,6 +205,8 @@ class Evaluator:
             mine = my_batches(len(images), self.loader.batch_size, self.world)
             emb, skipped = encode_images(model, images, self.loader, indices=mine, desc=f"{job.dataset} images")
             emb, skipped = gather_in_order(mine, emb, skipped, len(images))
+        elif self.config.gpu_decode and supports_gpu_decode(images):
+            emb, skipped = encode_images_gpu_decode(model, images, self.loader), []
         else:
             emb, skipped = encode_images(model, images, self.loader, desc=f"{job.dataset} images")
         self.images_encoded += len(images) - len(skipped)
@@ -292,6 +303,8 @@ class Evaluator:
             "device": model.device,
             "device_name": device_name or platform.machine(),
             "precision": model.precision.name,
+            "compiled": self.config.compile,
+            "gpu_decode": self.config.gpu_decode,
             "batch_size": self.config.batch_size,
             "num_workers": self.config.num_workers,
             "seed": self.config.seed,
