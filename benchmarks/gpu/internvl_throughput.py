@@ -119,8 +119,11 @@ def measure(
 
 
 def report(r: Row) -> None:
-    print(f"  {r.tower} batch {r.batch}: {r.samples_per_s:.1f}/s, {r.ms_per_batch:.1f} ms, peak {r.peak_gib:.1f} GiB, "
-          f"{r.tflops:.1f} TFLOP/s {r.note}", flush=True)
+    print(
+        f"  {r.tower} batch {r.batch}: {r.samples_per_s:.1f}/s, {r.ms_per_batch:.1f} ms, peak {r.peak_gib:.1f} GiB, "
+        f"{r.tflops:.1f} TFLOP/s {r.note}",
+        flush=True,
+    )
 
 
 def parse_ints(text: str) -> list[int]:
@@ -162,19 +165,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     weights_gib = torch.cuda.memory_allocated() / 2**30 if device.startswith("cuda") else float("nan")
     image_tokens = config.vision.num_patches + 1
     image_flops, text_flops = flops_per_sample(model, args.mode, args.context_length)
-    print(f"InternVL-{args.mode} {n_params / 1e9:.2f}B params, {str(dtype).removeprefix('torch.')} on {device}; "
-          f"built in {build_s:.1f}s; weights {weights_gib:.1f} GiB")
+    print(
+        f"InternVL-{args.mode} {n_params / 1e9:.2f}B params, {str(dtype).removeprefix('torch.')} on {device}; "
+        f"built in {build_s:.1f}s; weights {weights_gib:.1f} GiB"
+    )
     if device.startswith("cuda"):
         print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}")
 
     gen = torch.Generator(device=device).manual_seed(0)
     rows: list[Row] = []
     for b in image_batches:
-        px = torch.randn(b, 3, config.vision.image_size, config.vision.image_size, device=device, dtype=dtype,
-                         generator=gen)
+        px = torch.randn(
+            b, 3, config.vision.image_size, config.vision.image_size, device=device, dtype=dtype, generator=gen
+        )
         mode = f"InternVL-{args.mode}"
-        rows.append(measure("image", b, lambda px=px, mode=mode: model.encode_image(px, mode), image_flops, device,
-                            warmup, iters))
+        rows.append(
+            measure(
+                "image", b, lambda px=px, mode=mode: model.encode_image(px, mode), image_flops, device, warmup, iters
+            )
+        )
         report(rows[-1])
         del px
     for b in text_batches:
@@ -187,10 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"{'tower':<6} {'batch':>6} {'samples/s':>11} {'ms/batch':>10} {'peak GiB':>9} {'TFLOP/s':>9}  note")
     for r in rows:
-        print(f"{r.tower:<6} {r.batch:>6} {r.samples_per_s:>11.1f} {r.ms_per_batch:>10.1f} {r.peak_gib:>9.1f} "
-              f"{r.tflops:>9.1f}  {r.note}")
-    print(f"(TFLOP/s = 2 x params x tokens per sample: image {image_flops / 1e12:.3f} TFLOP at {image_tokens} tokens, "
-          f"text {text_flops / 1e12:.3f} TFLOP at {args.context_length} tokens)")
+        print(
+            f"{r.tower:<6} {r.batch:>6} {r.samples_per_s:>11.1f} {r.ms_per_batch:>10.1f} {r.peak_gib:>9.1f} "
+            f"{r.tflops:>9.1f}  {r.note}"
+        )
+    print(
+        f"(TFLOP/s = 2 x params x tokens per sample: image {image_flops / 1e12:.3f} TFLOP at {image_tokens} tokens, "
+        f"text {text_flops / 1e12:.3f} TFLOP at {args.context_length} tokens)"
+    )
     return 0
 
 

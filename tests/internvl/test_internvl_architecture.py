@@ -62,12 +62,19 @@ def test_real_config_values(golden_files: Any) -> None:
     cfg = pth_config()
     v, t = cfg.vision, cfg.text
     assert (v.image_size, v.patch_size, v.hidden_size, v.num_heads, v.intermediate_size, v.depth) == (
-        real["vision"]["image_size"], real["vision"]["patch_size"], real["vision"]["hidden_size"],
-        real["vision"]["num_heads"], real["vision"]["mlp_hidden_size"], real["vision"]["depth"],
+        real["vision"]["image_size"],
+        real["vision"]["patch_size"],
+        real["vision"]["hidden_size"],
+        real["vision"]["num_heads"],
+        real["vision"]["mlp_hidden_size"],
+        real["vision"]["depth"],
     )
     assert (t.vocab_size, t.hidden_size, t.num_layers, t.num_heads, t.intermediate_size) == (
-        real["text"]["vocab_size"], real["text"]["hidden_size"], real["text"]["num_layers"],
-        real["text"]["num_heads"], real["text"]["intermediate_size"],
+        real["text"]["vocab_size"],
+        real["text"]["hidden_size"],
+        real["text"]["num_layers"],
+        real["text"]["num_heads"],
+        real["text"]["intermediate_size"],
     )
     assert cfg.num_query_token == real["qllama_query_branch"]["num_query_tokens"]
     assert cfg.attn_pool_num_heads == real["clip_projector"]["num_heads"] == real["clip_projector2"]["num_heads"]
@@ -79,7 +86,11 @@ def test_hf_config_fields_and_round_trip(golden_files: Any) -> None:
     cfg = from_hf_config(tiny)
     assert (cfg.vision.hidden_size, cfg.vision.num_heads, cfg.vision.depth, cfg.vision.image_size) == (64, 4, 3, 56)
     assert (cfg.text.vocab_size, cfg.text.hidden_size, cfg.text.num_layers, cfg.text.intermediate_size) == (
-        512, 96, 4, 160)
+        512,
+        96,
+        4,
+        160,
+    )
     assert (cfg.num_query_token, cfg.attn_pool_num_heads, cfg.clip_embed_dim) == (8, 4, 32)
     assert from_hf_config(to_hf_config(cfg)) == cfg
     assert from_hf_config(to_hf_config(pth_config())) == pth_config()
@@ -93,9 +104,12 @@ def test_sizes_come_from_the_config() -> None:
 
     cfg = InternVLConfig(
         vision=VisionConfig(image_size=42, patch_size=14, hidden_size=24, num_heads=3, intermediate_size=40, depth=1),
-        text=TextConfig(vocab_size=50, hidden_size=20, num_layers=3, num_heads=2, intermediate_size=30,
-                        cross_attention_frequency=3),
-        clip_embed_dim=6, attn_pool_num_heads=2, num_query_token=5,
+        text=TextConfig(
+            vocab_size=50, hidden_size=20, num_layers=3, num_heads=2, intermediate_size=30, cross_attention_frequency=3
+        ),
+        clip_embed_dim=6,
+        attn_pool_num_heads=2,
+        num_query_token=5,
     )
     model = build_model(cfg, device="cpu")
     assert model.qllama.model.layers[0].cross_attn.k_proj.in_features == 24

@@ -27,6 +27,6 @@ def test_dry_run(mode: str, capsys: pytest.CaptureFixture[str], monkeypatch: pyt
     assert module.main(["--dry-run", "--mode", mode]) == 0
     out = capsys.readouterr().out
     assert f"InternVL-{mode}" in out
-    table = out[out.index("tower"):].splitlines()
+    table = out[out.index("tower") :].splitlines()
     assert [line.split()[0] for line in table[1:3]] == ["image", "text"]
     assert all(float(line.split()[2]) > 0 for line in table[1:3])  # samples/s measured

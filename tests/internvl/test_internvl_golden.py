@@ -42,8 +42,9 @@ COMPUTE: dict[str, Callable[[dict[str, Any]], torch.Tensor]] = {
         g["hf"].vision_hidden_states(g["inputs"]["pixel_values"])
     ),
     "text_last_hidden_state": lambda g: g["hf"].text_hidden_states(g["inputs"]["input_ids"]),
-    "text_eos_hidden": lambda g: g["hf"]
-    .text_hidden_states(g["inputs"]["input_ids"])[torch.arange(4), (g["inputs"]["input_ids"] > 0).sum(1) - 1],
+    "text_eos_hidden": lambda g: g["hf"].text_hidden_states(g["inputs"]["input_ids"])[
+        torch.arange(4), (g["inputs"]["input_ids"] > 0).sum(1) - 1
+    ],
     "c_image_embeds": lambda g: g["hf_c"].encode_image(g["inputs"]["pixel_values"], "InternVL-C"),
     "c_image_embeds_normalized": lambda g: l2n(g["hf"].encode_image(g["inputs"]["pixel_values"], "InternVL-C")),
     "text_embeds": lambda g: g["hf"].encode_text(g["inputs"]["input_ids"]),
@@ -58,8 +59,9 @@ COMPUTE: dict[str, Callable[[dict[str, Any]], torch.Tensor]] = {
     "logit_scale_exp": lambda g: g["pth"].logit_scale.exp(),
     "c_logits_per_image": lambda g: g["hf"](g["inputs"]["pixel_values"], g["inputs"]["input_ids"], "InternVL-C")[0],
     "g_logits_per_image": lambda g: g["hf"](g["inputs"]["pixel_values"], g["inputs"]["input_ids"], "InternVL-G")[0],
-    "c_classification_logits": lambda g: 100
-    * _scores(g["hf"].encode_image(g["inputs"]["pixel_values"]), g["hf"].encode_text(g["inputs"]["input_ids"])),
+    "c_classification_logits": lambda g: (
+        100 * _scores(g["hf"].encode_image(g["inputs"]["pixel_values"]), g["hf"].encode_text(g["inputs"]["input_ids"]))
+    ),
     "c_retrieval_scores": lambda g: _scores(
         g["hf_c"].encode_text(g["inputs"]["input_ids"]), g["hf_c"].encode_image(g["inputs"]["pixel_values"])
     ),

@@ -48,6 +48,14 @@ def test_pth_extra_key_can_be_allowed(tiny_checkpoints: Any, tmp_path: Path) -> 
     assert not any(p.is_meta for p in model.parameters())
 
 
+def test_pth_garbage_file_is_a_checkpoint_error(tmp_path: Path) -> None:
+    from zsbench.models.internvl.config import pth_config
+
+    (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="bad.pth"):
+        load_pth(tmp_path / "bad.pth", config=pth_config())
+
+
 def test_pth_wrong_config_reports_shapes(tiny_checkpoints: Any) -> None:
     from zsbench.models.internvl.config import pth_config
 
@@ -170,8 +178,9 @@ def test_pth_and_hf_agree_and_g_differs(tiny_with_tokenizer: Any) -> None:
     c_hf = load("internvl_c_retrieval_hf", str(ck.hf_folder), device="cpu", precision="fp32")
     g_hf = load("internvl_g_retrieval_hf", str(ck.hf_folder), device="cpu", precision="fp32")
     texts = ["a photo of a cat.", "A man riding a horse on the beach at sunset."]
-    torch.testing.assert_close(pth.encode_text(pth.tokenize(texts)), c_hf.encode_text(c_hf.tokenize(texts)),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        pth.encode_text(pth.tokenize(texts)), c_hf.encode_text(c_hf.tokenize(texts)), atol=1e-5, rtol=0
+    )
     pixels = torch.randn(2, 3, 56, 56, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(pth.encode_image(pixels), c_hf.encode_image(pixels), atol=1e-5, rtol=0)
     g = g_hf.encode_image(pixels)
@@ -180,15 +189,15 @@ def test_pth_and_hf_agree_and_g_differs(tiny_with_tokenizer: Any) -> None:
     assert pth.identity["checkpoint"] != c_hf.identity["checkpoint"]
 
 
-@pytest.mark.parametrize("precision", ["fp16", "bf16"])
-def test_half_precision_smoke(tiny_with_tokenizer: Any, precision: str) -> None:
+@pytest.mark.parametrize("precision", ["fp16", "bf16", "amp_bf16"])
+def test_low_precision_smoke(tiny_with_tokenizer: Any, precision: str) -> None:
     ck = tiny_with_tokenizer
     for adapter, path, opts in (
         ("internvl_c_classification", ck.pth, {"config": ck.config}),
         ("internvl_g_retrieval_hf", ck.hf_folder, {}),
     ):
         m = load(adapter, str(path), device="cpu", precision=precision, **opts)
-        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "amp_bf16": torch.float32}[precision]
         assert {p.dtype for p in m.module.parameters()} == {dtype}
         img = m.encode_image(torch.randn(2, 3, 56, 56))
         txt = m.encode_text(m.tokenize(["a photo of a cat.", "x"]))
@@ -197,8 +206,18 @@ def test_half_precision_smoke(tiny_with_tokenizer: Any, precision: str) -> None:
 
 def test_pth_config_option_accepts_a_config_json(tiny_with_tokenizer: Any) -> None:
     ck = tiny_with_tokenizer
-    m = load("internvl_c_retrieval", str(ck.pth), device="cpu", precision="fp32",
-             config=str(ck.hf_folder / "config.json"))
+    m = load(
+        "internvl_c_retrieval", str(ck.pth), device="cpu", precision="fp32", config=str(ck.hf_folder / "config.json")
+    )
     assert m.identity["config"]["vision"]["hidden_size"] == 32
     with pytest.raises(CheckpointError, match="unknown option"):
         load("internvl_c_retrieval", str(ck.pth), device="cpu", precision="fp32", confg=ck.config)
+
+
+def test_pth_in_the_old_non_zip_format_still_loads(tiny_checkpoints: Any, tmp_path: Path) -> None:
+    state = torch.load(tiny_checkpoints.pth, map_location="cpu", weights_only=True)
+    torch.save(state, tmp_path / "old.pth", _use_new_zipfile_serialization=False)  # cannot be mmap'd
+    old = load_pth(tmp_path / "old.pth", config=tiny_checkpoints.config)
+    new = load_pth(tiny_checkpoints.pth, config=tiny_checkpoints.config)
+    for (n1, p1), (n2, p2) in zip(old.state_dict().items(), new.state_dict().items()):
+        assert n1 == n2 and torch.equal(p1, p2)

@@ -30,10 +30,17 @@ REAL_VOCAB = 49954
 def tiny_config(*, vocab_size: int = REAL_VOCAB, image_size: int = 56) -> InternVLConfig:
     """Vision width 32, text width 32, 2 blocks each, 4 query tokens, cross-attention in layer 0."""
     return InternVLConfig(
-        vision=VisionConfig(image_size=image_size, patch_size=14, hidden_size=32, num_heads=2, intermediate_size=64,
-                            depth=2),
-        text=TextConfig(vocab_size=vocab_size, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=48,
-                        cross_attention_frequency=2),
+        vision=VisionConfig(
+            image_size=image_size, patch_size=14, hidden_size=32, num_heads=2, intermediate_size=64, depth=2
+        ),
+        text=TextConfig(
+            vocab_size=vocab_size,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=2,
+            intermediate_size=48,
+            cross_attention_frequency=2,
+        ),
         clip_embed_dim=16,
         attn_pool_num_heads=2,
         num_query_token=4,
@@ -42,6 +49,7 @@ def tiny_config(*, vocab_size: int = REAL_VOCAB, image_size: int = 56) -> Intern
 
 def _init_value(name: str, shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
     """The golden data's scheme: nothing zero or constant, so every tensor changes the outputs."""
+
     def randn(std: float, mean: float = 0.0) -> torch.Tensor:
         return torch.randn(shape, generator=gen) * std + mean
 
@@ -78,7 +86,10 @@ def pth_state_dict(hf_state: dict[str, torch.Tensor], config: InternVLConfig) ->
 
 
 def write_tiny_pth(
-    path: str | os.PathLike[str], config: InternVLConfig | None = None, *, seed: int = 0,
+    path: str | os.PathLike[str],
+    config: InternVLConfig | None = None,
+    *,
+    seed: int = 0,
     dtype: torch.dtype = torch.float16,
 ) -> Path:
     """A flat state dict with .pth key names, saved with ``torch.save`` (loads with ``weights_only=True``)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +24,8 @@ from torch import nn
 from zsbench.errors import CheckpointError
 from zsbench.models.internvl.config import InternVLConfig, load_hf_config
 from zsbench.models.internvl.model import BuildOptions, InternVLModel, build_model
+
+log = logging.getLogger(__name__)
 
 # Keys of the HF checkpoint that no embedding uses: always allowed (and skipped without reading).
 HF_UNUSED_KEYS = ("qllama.lm_head.weight", "itm_head.*")
@@ -104,8 +107,11 @@ def check_keys(
     allow = tuple(allow_unexpected)
     missing = [k for k in expected if k not in found]
     unexpected = [k for k in found if k not in expected and not _allowed(k, allow)]
-    wrong = [f"{k} {list(found[k])} (expected {list(expected[k])})" for k in expected if k in found
-             and tuple(found[k]) != expected[k]]
+    wrong = [
+        f"{k} {list(found[k])} (expected {list(expected[k])})"
+        for k in expected
+        if k in found and tuple(found[k]) != expected[k]
+    ]
     problems = []
     if missing:
         problems.append(f"missing keys {_listing(missing)}")
@@ -114,8 +120,11 @@ def check_keys(
     if wrong:
         problems.append(f"wrong shapes {_listing(wrong)}")
     if problems:
-        hint = (" If the extra keys are harmless, pass ignore_unexpected=('pattern*', ...)." if unexpected and not
-                missing and not wrong else " Is this the right checkpoint for this adapter and config?")
+        hint = (
+            " If the extra keys are harmless, pass ignore_unexpected=('pattern*', ...)."
+            if unexpected and not missing and not wrong
+            else " Is this the right checkpoint for this adapter and config?"
+        )
         raise CheckpointError(f"{source} does not match {what}: {'; '.join(problems)}.{hint}")
     return [k for k in found if k in expected]
 
@@ -166,7 +175,15 @@ def load_pth(
     try:
         # mmap: tensors stay on disk until each one is cast; weights_only: no arbitrary pickle code.
         state = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure is a checkpoint problem for the user
+    except RuntimeError as e:
+        if "mmap" not in str(e):  # only files in the pre-1.6 (non-zip) format cannot be mapped
+            raise CheckpointError(f"cannot load {p} with torch.load(weights_only=True, mmap=True): {e}") from e
+        log.warning("%s cannot be memory-mapped (old torch.save format); reading it whole into memory", p)
+        try:
+            state = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception as e2:
+            raise CheckpointError(f"cannot load {p} with torch.load(weights_only=True): {e2}") from e2
+    except Exception as e:  # any unpickling failure is a checkpoint problem for the user
         raise CheckpointError(f"cannot load {p} with torch.load(weights_only=True, mmap=True): {e}") from e
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # tolerate the common training wrapper
