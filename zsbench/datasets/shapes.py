@@ -132,7 +132,20 @@ def _draw_shape(draw: Any, shape: str, cx: float, cy: float, r: float, angle: fl
     elif shape == "cross":
         t = r * 0.36
         c, s = math.cos(angle), math.sin(angle)
-        local = [(-t, -r), (t, -r), (t, -t), (r, -t), (r, t), (t, t), (t, r), (-t, r), (-t, t), (-r, t), (-r, -t), (-t, -t)]
+        local = [
+            (-t, -r),
+            (t, -r),
+            (t, -t),
+            (r, -t),
+            (r, t),
+            (t, t),
+            (t, r),
+            (-t, r),
+            (-t, t),
+            (-r, t),
+            (-r, -t),
+            (-t, -t),
+        ]
         draw.polygon([(cx + x * c - y * s, cy + x * s + y * c) for x, y in local], fill=fill)
     else:  # pragma: no cover - SHAPES is closed
         raise ValueError(shape)
@@ -239,7 +252,10 @@ def ensure_generated(root: str | os.PathLike[str], name: str) -> Path:
     return dest
 
 
-_WRITERS = {"shapes": (_write_classification, CLASSIFICATION_SIZE), "shapes_captions": (_write_retrieval, RETRIEVAL_SIZE)}
+_WRITERS = {
+    "shapes": (_write_classification, CLASSIFICATION_SIZE),
+    "shapes_captions": (_write_retrieval, RETRIEVAL_SIZE),
+}
 
 
 # ---------------------------------------------------------------------------------------------- loaders
