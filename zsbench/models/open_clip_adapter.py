@@ -1,0 +1,159 @@
+"""``--model_type open_clip``: any open_clip architecture with a pretrained tag, a checkpoint file, a
+``local-dir:`` folder, or random weights (empty ``pretrained``).
+
+Mirrors CLIP_benchmark's open_clip loader (``create_model_and_transforms`` keeping the *eval* transform,
+``get_tokenizer``, ``model.eval()``), plus zsbench's explicit weight precision and an ``identity`` that
+pins everything the embeddings depend on.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from zsbench.errors import CheckpointError, UnknownNameError, ZsbenchError
+from zsbench.models.base import ZeroShotModel, fingerprint_path, resolve_precision
+
+LOCAL_DIR = "local-dir:"
+HF_HUB = "hf-hub:"
+# create_model_and_transforms keywords a user may set through ``--model_option``-style options.
+OPEN_CLIP_OPTIONS = ("force_quick_gelu", "force_image_size", "force_context_length", "force_preprocess_cfg")
+RANDOM_SEED = 0  # random weights are seeded, so a random model has a stable identity (benchmarks, caches)
+
+
+def _unknown(kind: str, name: str, choices: list[str], extra: str = "") -> UnknownNameError:
+    close = difflib.get_close_matches(name, choices, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return UnknownNameError(f"unknown {kind} {name!r}{hint}; valid choices: {', '.join(choices)}{extra}")
+
+
+def _resolve(model: str, pretrained: str | None) -> tuple[str, str | None, dict[str, Any]]:
+    """(open_clip model name, open_clip pretrained argument, weights identity) for the user's input."""
+    import open_clip
+
+    pretrained = (pretrained or "").strip()
+    if pretrained.startswith(LOCAL_DIR):  # accept the schema on either argument
+        model, pretrained = pretrained, ""
+    if model.startswith(LOCAL_DIR):
+        folder = Path(model[len(LOCAL_DIR) :]).expanduser()
+        if not (folder / "open_clip_config.json").is_file():
+            raise CheckpointError(f"{folder} is not an open_clip folder: it needs open_clip_config.json and weights")
+        return f"{LOCAL_DIR}{folder}", None, {"source": "local-dir", **fingerprint_path(folder)}
+    if model.startswith(HF_HUB):
+        return model, None, {"source": "hf-hub", "repo": model[len(HF_HUB) :]}
+
+    name = model.replace("/", "-")  # open_clip's own normalisation of names like ViT-B/32
+    if name not in open_clip.list_models():
+        raise _unknown("open_clip model", model, open_clip.list_models())
+    if not pretrained:
+        return name, None, {"source": "random", "seed": RANDOM_SEED}
+    path = Path(pretrained).expanduser()
+    if path.is_file():
+        return name, str(path), {"source": "file", **fingerprint_path(path)}
+    if path.is_dir():
+        if (path / "open_clip_config.json").is_file():
+            return f"{LOCAL_DIR}{path}", None, {"source": "local-dir", **fingerprint_path(path)}
+        from open_clip.factory import _find_checkpoint_in_dir
+
+        ckpt = _find_checkpoint_in_dir(path)
+        if ckpt is None:
+            raise CheckpointError(f"no *.safetensors, *.bin or *.pth checkpoint in {path}")
+        return name, ckpt, {"source": "file", **fingerprint_path(ckpt)}
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    if pretrained in tags:
+        cfg = open_clip.get_pretrained_cfg(name, pretrained)
+        return (
+            name,
+            pretrained,
+            {"source": "tag", "tag": pretrained, "hf_hub": cfg.get("hf_hub", ""), "url": cfg.get("url", "")},
+        )
+    if any(sep in pretrained for sep in ("/", "\\")) or path.suffix in (".pt", ".pth", ".bin", ".safetensors", ".npz"):
+        raise CheckpointError(f"checkpoint {pretrained!r} not found (for open_clip model {name})")
+    raise _unknown(f"pretrained tag for {name}", pretrained, tags, extra=", or a checkpoint file/folder path")
+
+
+def load(
+    model: str,
+    pretrained: str,
+    *,
+    device: str = "cpu",
+    precision: str = "auto",
+    cache_dir: str | None = None,
+    **options: Any,
+) -> ZeroShotModel:
+    """Load an open_clip model in eval mode with its eval transform and tokenizer (see module docstring)."""
+    import open_clip
+    import torch
+
+    from zsbench.models.tiny import register_open_clip_configs
+
+    bad = sorted(set(options) - set(OPEN_CLIP_OPTIONS))
+    if bad:
+        raise ZsbenchError(
+            f"unknown open_clip option(s) {', '.join(bad)}; valid choices: {', '.join(OPEN_CLIP_OPTIONS)}"
+        )
+    prec = resolve_precision(precision, device)
+    register_open_clip_configs()  # zsbench's own architectures (the embedded tiny model) must be known first
+    name, oc_pretrained, weights_id = _resolve(model, pretrained)
+
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_SEED)
+            module, _, preprocess = open_clip.create_model_and_transforms(
+                name, pretrained=oc_pretrained, cache_dir=cache_dir, **options
+            )
+        tokenizer = open_clip.get_tokenizer(name, cache_dir=cache_dir)
+    except (RuntimeError, ValueError, FileNotFoundError, OSError) as e:  # open_clip's load/download failures
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"cannot load open_clip {name} with pretrained={pretrained!r}: {first}") from e
+
+    module.eval()  # open_clip returns train mode; BatchNorm towers give wrong features without this
+    module.to(device=device, dtype=prec.weights_dtype)
+
+    pp = dict(getattr(module.visual, "preprocess_cfg", {}) or open_clip.get_model_preprocess_cfg(module))
+    tok_cfg = open_clip.get_model_tokenize_cfg(module)
+    context_length = getattr(tokenizer, "context_length", None) or tok_cfg.get("context_length")
+    identity = {
+        "adapter": "open_clip",
+        "open_clip_version": open_clip.__version__,
+        "architecture": name,
+        "pretrained": pretrained or "",
+        "weights": weights_id,
+        "preprocess": {
+            "size": _jsonable(pp.get("size")),
+            "mean": _jsonable(pp.get("mean")),
+            "std": _jsonable(pp.get("std")),
+            "interpolation": pp.get("interpolation"),
+            "resize_mode": pp.get("resize_mode"),
+            "fill_color": pp.get("fill_color"),
+            "transform": repr(preprocess),
+        },
+        "tokenizer": {"class": type(tokenizer).__name__, "context_length": context_length},
+        "options": {k: _jsonable(v) for k, v in sorted(options.items())},
+    }
+
+    def tokenize(texts: list[str]) -> Any:
+        return tokenizer(texts)
+
+    return ZeroShotModel(
+        name=model,
+        model_type="open_clip",
+        pretrained=pretrained or "",
+        transform=preprocess,
+        tokenize_fn=tokenize,
+        image_fn=module.encode_image,
+        text_fn=module.encode_text,
+        device=device,
+        precision=prec,
+        identity=identity,
+        module=module,
+    )
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple | list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    return v
