@@ -70,8 +70,12 @@ def _eval_parser(sub: Any) -> None:
     p.add_argument("--load_clfs", nargs="+", default=[])
     p.add_argument("--skip_corrupt", action="store_true",
                    help="skip images that cannot be decoded (their count is recorded in the result)")
+    p.add_argument("--allow_incomplete", action="store_true",
+                   help="evaluate a split whose size differs from the full one (the result is marked as such)")
     p.add_argument("--download", action="store_true", help="fetch missing public files (annotations, datasets)")
     p.add_argument("--tokenizer", default=None, help="InternVL .pth: path of tokenizer.model")
+    p.add_argument("--model_config", default=None,
+                   help="InternVL: a config.json overriding the sizes (a .pth has none; default: the real C-13B)")
     p.add_argument("--quiet", dest="verbose", action="store_false")
     p.add_argument("--no_progress", dest="progress", action="store_false")
     p.add_argument("--wds_cache_dir", default=None)
@@ -104,7 +108,11 @@ def config_from_args(args: argparse.Namespace) -> Any:
             options[key] = getattr(args, key)
     if args.cupl:
         options["cupl"] = True
+    if args.allow_incomplete:
+        options["allow_incomplete"] = True
     model_options = {"tokenizer": args.tokenizer} if args.tokenizer else {}
+    if args.model_config:
+        model_options["config"] = args.model_config
     return EvalConfig(
         model_type=args.model_type,
         models=models,

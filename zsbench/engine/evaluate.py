@@ -163,10 +163,13 @@ class Evaluator:
         keep = [i for i in range(len(data.images)) if i not in set(skipped)] if skipped else None
 
         t = time.perf_counter()
-        if isinstance(data, ClassificationData):
-            metrics, text_info = self._classification(model, data, images, keep)
-        else:
-            metrics, text_info = self._retrieval(model, data, images, keep)
+        try:
+            if isinstance(data, ClassificationData):
+                metrics, text_info = self._classification(model, data, images, keep)
+            else:
+                metrics, text_info = self._retrieval(model, data, images, keep)
+        except ValueError as e:  # the metric functions validate their inputs (e.g. recall@k with k > N)
+            raise ZsbenchError(f"{job.dataset} ({job.language}): {e}") from e
         timing["text_and_metrics_s"] = time.perf_counter() - t
         timing["model_load_s"] = model_load_s
 
@@ -314,6 +317,8 @@ class Evaluator:
             "n_images": len(data.images),
             "n_evaluated": len(data.images) - len(skipped),
             "skipped_corrupt": len(skipped),
+            # a subset of the published split: not comparable with published numbers
+            "allow_incomplete": bool(self.config.dataset_options.get("allow_incomplete")),
             **text_info,
             "cache": {
                 "image_embeddings": image_cache,
