@@ -104,7 +104,8 @@ def load(
                 name, pretrained=oc_pretrained, cache_dir=cache_dir, **options
             )
         tokenizer = open_clip.get_tokenizer(name, cache_dir=cache_dir)
-    except (RuntimeError, ValueError, FileNotFoundError, OSError) as e:  # open_clip's load/download failures
+    # open_clip signals load/download failures and shape mismatches with all of these
+    except (RuntimeError, ValueError, KeyError, AssertionError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"cannot load open_clip {name} with pretrained={pretrained!r}: {first}") from e
 
