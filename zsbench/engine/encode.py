@@ -50,10 +50,18 @@ class LoaderSettings:
     progress: bool = True
     skip_corrupt: bool = False
 
+    def effective_workers(self) -> int:
+        import os
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(0, min(self.num_workers, cores))
+
     def dataloader(self, dataset: Any, device: str) -> Any:
         import torch
 
-        workers = max(0, self.num_workers)
+        # More loader processes than usable cores only adds contention (CLIP_benchmark's default of 4 on a
+        # 2-core machine makes torch warn); the effective number is what the provenance records.
+        workers = self.effective_workers()
         kwargs: dict[str, Any] = {}
         if workers > 0:
             kwargs["prefetch_factor"] = 4

@@ -309,7 +309,7 @@ class Evaluator:
             "compiled": self.config.compile,
             "gpu_decode": self.config.gpu_decode,
             "batch_size": self.config.batch_size,
-            "num_workers": self.config.num_workers,
+            "num_workers": self.loader.effective_workers(),
             "seed": self.config.seed,
             "dataset_root": job.dataset_root,
             "split": job.split,
