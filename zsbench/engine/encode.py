@@ -26,15 +26,23 @@ class _TransformedImages:
         index = self.indices[i]
         try:
             return self.transform(self.images.load_image(index)), index
-        except CorruptImageError:
-            if self.skip_corrupt:
-                return None
-            raise
+        except CorruptImageError as e:
+            # Raised in the main process instead: a worker's exception would arrive wrapped in a traceback dump,
+            # and the user should get the one-line message naming the file.
+            return None if self.skip_corrupt else _Failure(str(e))
+
+
+class _Failure:
+    def __init__(self, message: str) -> None:
+        self.message = message
 
 
 def _collate(batch: list[Any]) -> Any:
     import torch
 
+    for b in batch:
+        if isinstance(b, _Failure):
+            return b  # collate runs in the worker too; the main loop raises
     kept = [b for b in batch if b is not None]
     if not kept:
         return None
@@ -93,6 +101,8 @@ def encode_images(
     seen: list[Any] = []
     bar = _progress(len(dataset), desc, settings.progress)
     for batch in loader:
+        if isinstance(batch, _Failure):
+            raise CorruptImageError(batch.message)
         if batch is not None:
             pixels, idx = batch
             chunks.append(model.encode_image(pixels).cpu())
