@@ -68,6 +68,7 @@ def record(case: str, what: str, value: float, baseline: float, ratio: float, ta
     row = {"case": case, "what": what, "zsbench": round(value, 3), "baseline": round(baseline, 3),
            "ratio": round(ratio, 3), "target": target, "met": met, "reps": reps, "unit": unit, "note": note}
     RESULTS.append(row)
+    print(f"\n[perf] {row}", flush=True)  # visible at once with -s; the table comes at the end
     return row
 
 
