@@ -4,7 +4,11 @@
   templates), CLIP_benchmark's webdataset layout (``test/{0,1}.tar``, ``nshards.txt``, ``classnames.txt``,
   ``zeroshot_classification_templates.txt``), written by zsbench's own exporter in 2 shards.
 * ``mscoco``: 100 images x 5 captions in the upstream ``mscoco_captions`` layout (``val2014/*.jpg`` +
-  ``coco_test_karpathy.json``); both tools download only when these files are missing.
+  ``coco_test_karpathy.json``). CLIP_benchmark reads it, but zsbench refuses a 100-image copy of a 5,000-image
+  split (its size check; ``allow_incomplete`` has no CLI flag), so the timed retrieval runs use
+* ``wds/mscoco_captions``: the same 100 images and captions as a retrieval webdataset (2 shards,
+  ``dataset_type.txt`` = retrieval), written by zsbench's exporter; both tools read it (``--task
+  zeroshot_retrieval``, since CLIP_benchmark infers the task from the full name).
 * ``templates_{0..4}.json``: five prompt sets (18 templates each) as ``--custom_template_file`` JSON keyed by the
   dataset's short name, which both tools look up for ``wds/perf_cls``.
 * ``vit_b_32_random.pt``: a seeded random ``ViT-B-32`` state dict, passed as ``--pretrained`` to both tools so
@@ -137,6 +141,23 @@ def make_retrieval(out: Path) -> Path:
     return root
 
 
+def make_retrieval_wds(out: Path) -> Path:
+    """``mscoco/`` re-exported as a retrieval webdataset in 2 shards (no size check applies to wds)."""
+    from PIL import Image
+
+    from zsbench.datasets.base import RetrievalData
+    from zsbench.datasets.webdataset import export_wds
+
+    ann = json.loads((out / "mscoco" / "coco_test_karpathy.json").read_text())
+    captions: dict[int, list[str]] = {}
+    for a in ann["annotations"]:
+        captions.setdefault(a["image_id"], []).append(a["caption"])
+    ordered = sorted(ann["images"], key=lambda im: im["id"])
+    images = [Image.open(out / "mscoco" / "val2014" / im["file_name"]).convert("RGB") for im in ordered]
+    data = RetrievalData(_MemoryImages(images), [captions[im["id"]] for im in ordered])
+    return export_wds(data, out / "wds" / "mscoco_captions", image_format="jpg", max_count=N_RETRIEVAL // 2)
+
+
 def make_templates(out: Path) -> list[Path]:
     base = cifar10_templates()
     paths = []
@@ -168,16 +189,21 @@ def ensure_data(out: Path | None = None) -> dict[str, Path]:
         "wds_root": out,
         "wds": out / "wds" / CLS_NAME,
         "coco": out / "mscoco",
+        "wds_retrieval": out / "wds" / "mscoco_captions",
         "weights": out / "vit_b_32_random.pt",
         "templates": [out / f"templates_{k}.json" for k in range(len(TEMPLATE_SUFFIXES))],
     }
-    if stamp.exists() and stamp.read_text().strip() == VERSION:
-        return paths
+    fresh = stamp.exists() and stamp.read_text().strip() == VERSION
     out.mkdir(parents=True, exist_ok=True)
-    make_classification(out)
-    make_retrieval(out)
-    make_templates(out)
-    make_weights(out)
+    # Each part is (re)built when missing or when the version stamp is stale.
+    steps = [(paths["wds"] / "test" / "nshards.txt", make_classification),
+             (paths["coco"] / "coco_test_karpathy.json", make_retrieval),
+             (paths["wds_retrieval"] / "test" / "nshards.txt", make_retrieval_wds),
+             (paths["templates"][-1], make_templates),
+             (paths["weights"], make_weights)]
+    for marker, make in steps:
+        if not (fresh and marker.exists()):
+            make(out)
     stamp.write_text(VERSION + "\n")
     return paths
 
