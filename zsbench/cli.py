@@ -171,8 +171,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from zsbench.engine.distributed import run_distributed, world_from_env
 
     # Under torchrun (WORLD_SIZE > 1) the images of each dataset are sharded over the ranks.
-    records = run_distributed(evaluator) if args.distributed or world_from_env().active else evaluator.run()
-    if args.verbose:
+    world = world_from_env()
+    records = run_distributed(evaluator) if args.distributed or world.active else evaluator.run()
+    if args.verbose and world.rank == 0:
         print(_summary(records))
     return 0
 

@@ -89,6 +89,7 @@ def run_distributed(evaluator: Any) -> list[dict[str, Any]]:
         verbose=evaluator.config.verbose and world.rank == 0,
         progress=evaluator.config.progress and world.rank == 0,
     )
+    evaluator.loader.progress = evaluator.config.progress
     evaluator.world = world
     try:
         records = evaluator.run()
