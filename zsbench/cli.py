@@ -218,7 +218,8 @@ def cmd_export_wds(args: argparse.Namespace) -> int:
     from zsbench.datasets import load_dataset
     from zsbench.datasets.webdataset import export_wds
 
-    data = load_dataset(args.dataset, args.dataset_root, split=args.split, language=args.language)
+    options = {"allow_incomplete": True} if args.allow_incomplete else {}
+    data = load_dataset(args.dataset, args.dataset_root, split=args.split, language=args.language, **options)
     export_wds(data, args.output, split=args.split, image_format=args.image_format, max_count=args.max_count)
     print(f"exported {args.dataset} ({args.split}) to {args.output}")
     return 0
@@ -246,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--output", "-o", required=True)
     w.add_argument("--image_format", "--image-format", default="webp", choices=["webp", "png", "jpg"])
     w.add_argument("--max_count", "--max-count", type=int, default=10000)
+    w.add_argument("--allow_incomplete", action="store_true", help="export a split smaller than the full one")
     w.set_defaults(func=cmd_export_wds)
     return parser
 

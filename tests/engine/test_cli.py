@@ -98,3 +98,35 @@ def test_rerun_after_kill_leaves_no_partial_file(tmp_path, monkeypatch):
         _eval(tmp_path, "--dataset", "fake_cls", "--seed", "1")
     assert out.read_text() == before
     assert [p.name for p in out.parent.iterdir()] == [out.name]
+
+
+def test_datasets_command_lists_every_catalog_entry(tmp_path, capsys):
+    """In a fresh process nothing has loaded the catalog yet; the command must still list every dataset."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "zsbench", "datasets", "--dataset_root", str(tmp_path / "{dataset}")],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    for name in ("imagenet1k", "vtab/resisc45", "multilingual_mscoco_captions", "voc2007_multilabel", "shapes"):
+        assert name in out
+    assert "missing" in out
+
+
+def test_export_wds_then_eval_from_shards(tmp_path):
+    from zsbench.testing.replicas import write_cifar10
+
+    write_cifar10(tmp_path / "cifar10", 12)
+    assert main(["export-wds", "--dataset", "cifar10", "--dataset_root", str(tmp_path / "cifar10"), "--output",
+                 str(tmp_path / "wds_cifar10"), "--image_format", "png", "--allow_incomplete"]) == 0  # fmt: skip
+    assert (tmp_path / "wds_cifar10" / "test" / "nshards.txt").exists()
+    fake.register()
+    out = tmp_path / "r.json"
+    direct, shards = tmp_path / "direct.json", tmp_path / "shards.json"
+    common = ["--model_type", "fake", "--model", "m", "--num_workers", "0", "--no_cache", "--quiet"]
+    assert main(["eval", *common, "--dataset", "cifar10", "--dataset_root", str(tmp_path / "cifar10"),
+                 "--allow_incomplete", "--output", str(direct)]) == 0  # fmt: skip
+    assert main(["eval", *common, "--dataset", "wds/cifar10", "--dataset_root", str(tmp_path / "wds_cifar10"),
+                 "--output", str(shards)]) == 0  # fmt: skip
+    a, b = json.loads(direct.read_text()), json.loads(shards.read_text())
+    assert a["metrics"] == b["metrics"]  # same images (lossless png), labels, classnames and templates
+    assert b["dataset"] == "wds/cifar10" and not out.exists()

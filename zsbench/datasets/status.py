@@ -24,10 +24,10 @@ def _check(root: Path, required: tuple[str, ...]) -> list[str]:
 
 def dataset_status(root_template: str) -> list[dict[str, Any]]:
     """One row per registered dataset: name, task, path, status, missing, how to obtain."""
-    from zsbench.datasets import DATASETS, get_spec
+    from zsbench.datasets import get_spec, list_datasets
 
     rows = []
-    for name in DATASETS.names():
+    for name in list_datasets():  # list_datasets() loads the catalog first
         spec = get_spec(name)
         root = expand_root(root_template, name)
         required = tuple(getattr(spec, "required", ()))

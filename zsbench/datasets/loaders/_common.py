@@ -85,7 +85,7 @@ def check_size(
     kind = what or "images"
     raise DatasetNotFoundError(
         f"dataset {spec.name!r} split {split!r} ({language}) at {root} is incomplete: found {n} {kind}, expected "
-        f"{want}; {obtain_hint(spec)} (pass allow_incomplete=True to evaluate a partial copy anyway)"
+        f"{want}; {obtain_hint(spec)} (pass --allow_incomplete, or allow_incomplete=True in Python, to evaluate a partial copy anyway)"
     )
 
 
