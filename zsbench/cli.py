@@ -195,7 +195,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     atomic_write_text(args.output, to_csv(records))
     if args.markdown:
         atomic_write_text(args.markdown, to_markdown(records))
-    print(f"wrote {len(records)} rows to {args.output}" + (f" and {args.markdown}" if args.markdown else ""))
+    if args.report:
+        from zsbench.engine.snapshots import report_from_records
+
+        atomic_write_text(args.report, report_from_records(records, args.expected))
+    written = [p for p in (args.output, args.markdown, args.report) if p]
+    print(f"wrote {len(records)} results to {', '.join(written)}")
     return 0
 
 
@@ -233,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("files", nargs="+")
     b.add_argument("--output", default="benchmark.csv")
     b.add_argument("--markdown", default=None, help="also write a Markdown table here")
+    b.add_argument("--report", default=None,
+                   help="also write the regression report (measured vs expected/ snapshots, pass/fail) here")
+    b.add_argument("--expected", default="expected", help="snapshot folder for --report")
     b.set_defaults(func=cmd_build)
     d = sub.add_parser("datasets", help="where each dataset is expected, whether it is there, how to get it")
     d.add_argument("--dataset_root", default="root")

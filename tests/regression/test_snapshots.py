@@ -96,3 +96,21 @@ def test_markers_and_ids_select_cases(project):
     assert "test_case[fake_model-fake_cls-en]" in result.stdout.str()
     result = _run(pytester, "--collect-only", "-q", "-m", "gpu")
     assert "fake_model" not in result.stdout.str()
+
+
+def test_build_rebuilds_the_report_from_result_files(tmp_path):
+    from zsbench.cli import main
+    from zsbench.engine.snapshots import load_cases
+
+    case = next(c for c in load_cases(Path(__file__).parents[2] / "expected") if c.id.endswith("imagenet1k-cn"))
+    good = {"dataset": case.dataset, "model": case.model, "pretrained": "x", "task": case.task,
+            "metrics": dict(case.expected), "language": "cn"}  # fmt: skip
+    bad = {**good, "language": "jp", "metrics": {**case.expected, "acc1": 0.1}}
+    (tmp_path / "a.json").write_text(json.dumps(good))
+    (tmp_path / "b.json").write_text(json.dumps(bad))
+    report = tmp_path / "report.md"
+    assert main(["build", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--output", str(tmp_path / "x.csv"),
+                 "--report", str(report), "--expected", str(Path(__file__).parents[2] / "expected")]) == 0  # fmt: skip
+    text = report.read_text()
+    assert "internvl_c_classification-imagenet1k-cn | pass" in text
+    assert "internvl_c_classification-imagenet1k-jp | FAIL" in text

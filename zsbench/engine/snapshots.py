@@ -145,3 +145,22 @@ def report_markdown(outcomes: list[dict[str, Any]]) -> str:
                 lines.append(f"| | | {o['reason']} | | | |")
         lines.append("")
     return "\n".join(lines)
+
+
+def report_from_records(records: list[dict[str, Any]], expected_dir: str | Path) -> str:
+    """The regression report rebuilt from result files: each record against the snapshot of its case.
+
+    A case is found by (model, dataset, language); records without a snapshot are listed as such.
+    """
+    cases = {(c.model, c.dataset, c.language): c for c in load_cases(expected_dir)}
+    outcomes = []
+    for r in records:
+        case = cases.get((r.get("model"), r.get("dataset"), r.get("language")))
+        case_id = case.id if case else f"{r.get('model')}-{marker_name(str(r.get('dataset')))}-{r.get('language')}"
+        if case is None:
+            outcomes.append({"id": case_id, "model": r.get("model"), "status": "no snapshot", "rows": []})
+            continue
+        result = compare(case, r.get("metrics") or {})
+        outcomes.append({"id": case_id, "model": case.model, "status": "pass" if result.passed else "FAIL",
+                         "rows": result.rows})  # fmt: skip
+    return report_markdown(outcomes)
