@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from zsbench.errors import UnknownNameError
 
 T = TypeVar("T")
+
+
+def unknown_name(
+    kind: str, name: str, choices: Sequence[str], *, also_match: Sequence[str] = (), extra: str = ""
+) -> UnknownNameError:
+    """The one-line error for an unknown name: the valid choices and the closest match."""
+    close = difflib.get_close_matches(name, list(choices) + list(also_match), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return UnknownNameError(f"unknown {kind} {name!r}{hint}; valid choices: {', '.join(choices)}{extra}")
 
 
 def resolve_lazy(ref: str) -> Any:
@@ -54,10 +63,7 @@ class Registry(Generic[T]):
             return name
         if name in self._aliases:
             return self._aliases[name]
-        choices = self.names()
-        close = difflib.get_close_matches(name, choices + list(self._aliases), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}; valid choices: {', '.join(choices)}")
+        raise unknown_name(self.kind, name, self.names(), also_match=list(self._aliases))
 
     def get(self, name: str) -> T:
         key = self.canonical(name)

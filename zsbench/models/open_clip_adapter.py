@@ -8,10 +8,10 @@ pins everything the embeddings depend on.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
+from zsbench._registry import unknown_name
 from zsbench.errors import CheckpointError, UnknownNameError, ZsbenchError
 from zsbench.models.base import ZeroShotModel, fingerprint_path, resolve_precision
 
@@ -23,9 +23,7 @@ RANDOM_SEED = 0  # random weights are seeded, so a random model has a stable ide
 
 
 def _unknown(kind: str, name: str, choices: list[str], extra: str = "") -> UnknownNameError:
-    close = difflib.get_close_matches(name, choices, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return UnknownNameError(f"unknown {kind} {name!r}{hint}; valid choices: {', '.join(choices)}{extra}")
+    return unknown_name(kind, name, choices, extra=extra)
 
 
 def _resolve(model: str, pretrained: str | None) -> tuple[str, str | None, dict[str, Any]]:
