@@ -11,7 +11,7 @@ import torch  # noqa: E402
 
 import zsbench  # noqa: E402
 from zsbench.errors import CheckpointError, UnknownNameError, ZsbenchError  # noqa: E402
-from zsbench.models import tiny  # noqa: E402
+from zsbench.models import open_clip_adapter, tiny  # noqa: E402
 
 TEXTS = ["a circle.", "a small red triangle on the left", "there is a blue star at the top"]
 
@@ -51,7 +51,21 @@ def test_tiny_matches_open_clip(tiny_model, images):
     assert torch.equal(pix, torch.stack([pre(im) for im in images]))
     with torch.no_grad():
         assert torch.equal(tiny_model.encode_image(pix), ref.encode_image(pix))
-        assert torch.equal(tiny_model.encode_text(tiny_model.tokenize(TEXTS)), ref.encode_text(tok(TEXTS)))
+        ours, theirs = tiny_model.encode_text(tiny_model.tokenize(TEXTS)), ref.encode_text(tok(TEXTS))
+    # zsbench runs the text tower only up to the longest prompt (causal mask: same math, other float rounding)
+    assert tiny_model.identity["text_context"] == "trimmed to the longest prompt"
+    assert torch.allclose(ours, theirs, atol=1e-5, rtol=0)
+    assert not torch.equal(ours, torch.zeros_like(ours))
+
+
+def test_trimmed_text_tower_matches_full_context_on_vit_b_32():
+    import open_clip
+
+    m = open_clip_adapter.load("ViT-B-32", "", device="cpu", precision="fp32")
+    texts = ["a photo of a cat.", "a blurry photo of a big red triangle on the left side of the image.", "x"]
+    with torch.no_grad():
+        ours, full = m.encode_text(m.tokenize(texts)), m.module.encode_text(open_clip.tokenize(texts))
+    assert torch.allclose(ours, full, atol=1e-5, rtol=0)
 
 
 def test_tiny_identity(tiny_model):
