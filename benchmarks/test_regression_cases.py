@@ -1,8 +1,8 @@
 """The regression suite: one case per snapshot file under expected/ (the README's 54 results + CPU cases).
 
-    pytest -m gpu benchmarks/              # reproduce the paper (needs weights in ./pretrained, data in ./data)
-    pytest -m "not gpu"                    # CI: the CPU cases through the same machinery
-    pytest -m gpu benchmarks/ --snapshot-update   # rewrite `expected` for a new checkpoint
+pytest -m gpu benchmarks/              # reproduce the paper (needs weights in ./pretrained, data in ./data)
+pytest -m "not gpu"                    # CI: the CPU cases through the same machinery
+pytest -m gpu benchmarks/ --snapshot-update   # rewrite `expected` for a new checkpoint
 """
 
 from __future__ import annotations

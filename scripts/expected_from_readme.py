@@ -85,9 +85,9 @@ def to_snapshot(case: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": f"{model}-{result['dataset'].replace('/', '_')}-{language}",
         "source": f"InternVL clip_benchmark README: {case['title']}",
-        "command": case["command"].replace("python3 clip_benchmark/cli.py", "zsbench").replace(
-            "CUDA_VISIBLE_DEVICES=0 ", ""
-        ),
+        "command": case["command"]
+        .replace("python3 clip_benchmark/cli.py", "zsbench")
+        .replace("CUDA_VISIBLE_DEVICES=0 ", ""),
         "model_type": flags["model_type"],
         "model": model,
         "pretrained": pretrained.removeprefix(PRETRAINED_DIR_PREFIX),

@@ -19,44 +19,86 @@ log = logging.getLogger("zsbench")
 
 def _eval_parser(sub: Any) -> None:
     p = sub.add_parser("eval", help="evaluate models on datasets (CLIP_benchmark-compatible flags)")
-    p.add_argument("--dataset", type=str, nargs="+", default=None,
-                   help="dataset names, collections or txt files ('name' or 'name,language' per line); "
-                        "default: the embedded procedural datasets shapes and shapes_captions")
-    p.add_argument("--dataset_root", default=None,
-                   help="template with {dataset} / {dataset_cleaned}; default 'root' (zsbench's data cache for "
-                        "the built-in procedural datasets)")
+    p.add_argument(
+        "--dataset",
+        type=str,
+        nargs="+",
+        default=None,
+        help="dataset names, collections or txt files ('name' or 'name,language' per line); "
+        "default: the embedded procedural datasets shapes and shapes_captions",
+    )
+    p.add_argument(
+        "--dataset_root",
+        default=None,
+        help="template with {dataset} / {dataset_cleaned}; default 'root' (zsbench's data cache for "
+        "the built-in procedural datasets)",
+    )
     p.add_argument("--split", "--test_split", dest="split", default="test")
-    p.add_argument("--model", type=str, nargs="+", default=None,
-                   help="model names; default: the embedded tiny CLIP (zsbench-tiny-shapes)")
-    p.add_argument("--pretrained", type=str, nargs="+", default=None,
-                   help="pretrained tags or checkpoint paths, crossed with --model")
-    p.add_argument("--pretrained_model", type=str, nargs="+", default=[""],
-                   help="'model,pretrained' entries, collection names or txt files; overrides --model/--pretrained")
+    p.add_argument(
+        "--model",
+        type=str,
+        nargs="+",
+        default=None,
+        help="model names; default: the embedded tiny CLIP (zsbench-tiny-shapes)",
+    )
+    p.add_argument(
+        "--pretrained",
+        type=str,
+        nargs="+",
+        default=None,
+        help="pretrained tags or checkpoint paths, crossed with --model",
+    )
+    p.add_argument(
+        "--pretrained_model",
+        type=str,
+        nargs="+",
+        default=[""],
+        help="'model,pretrained' entries, collection names or txt files; overrides --model/--pretrained",
+    )
     p.add_argument("--model_type", default="open_clip", help="open_clip, hf or internvl")
-    p.add_argument("--task", default="auto",
-                   help="zeroshot_classification, zeroshot_retrieval or auto (the dataset's own task)")
+    p.add_argument(
+        "--task", default="auto", help="zeroshot_classification, zeroshot_retrieval or auto (the dataset's own task)"
+    )
     p.add_argument("--language", type=str, nargs="+", default=["en"], help="languages; zh = cn, ja = jp")
     p.add_argument("--batch_size", type=int, default=64)
     p.add_argument("--num_workers", type=int, default=4)
-    p.add_argument("--recall_k", type=int, nargs="+", default=[1, 5, 10],
-                   help="the InternVL fork's default 1 5 10 (upstream: 5; a superset keeps its keys)")
+    p.add_argument(
+        "--recall_k",
+        type=int,
+        nargs="+",
+        default=[1, 5, 10],
+        help="the InternVL fork's default 1 5 10 (upstream: 5; a superset keeps its keys)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output", default="{dataset}_{pretrained}_{model}_{language}_{task}.json",
-                   help="output template ({dataset} {model} {pretrained} {pretrained_full_path} {task} {language})")
+    p.add_argument(
+        "--output",
+        default="{dataset}_{pretrained}_{model}_{language}_{task}.json",
+        help="output template ({dataset} {model} {pretrained} {pretrained_full_path} {task} {language})",
+    )
     p.add_argument("--skip_existing", action="store_true", help="skip jobs whose result is already written")
     amp = p.add_mutually_exclusive_group()
-    amp.add_argument("--amp", dest="precision", action="store_const", const="amp",
-                     help="CLIP_benchmark's autocast (fp16 on CUDA, bf16 on CPU)")
+    amp.add_argument(
+        "--amp",
+        dest="precision",
+        action="store_const",
+        const="amp",
+        help="CLIP_benchmark's autocast (fp16 on CUDA, bf16 on CPU)",
+    )
     amp.add_argument("--no_amp", dest="precision", action="store_const", const="fp32", help="run in fp32")
-    amp.add_argument("--precision", dest="precision", choices=["auto", "amp", "amp_fp16", "amp_bf16", "fp32",
-                                                                 "fp16", "bf16"],
-                     help="auto (default): bf16 autocast on GPUs that support it (fp16 for InternVL, as its "
-                          "reference), fp32 on CPU")
+    amp.add_argument(
+        "--precision",
+        dest="precision",
+        choices=["auto", "amp", "amp_fp16", "amp_bf16", "fp32", "fp16", "bf16"],
+        help="auto (default): bf16 autocast on GPUs that support it (fp16 for InternVL, as its reference), fp32 on CPU",
+    )
     p.set_defaults(precision="auto")
     p.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: cuda if available)")
     p.add_argument("--compile", action="store_true", help="torch.compile the image tower")
-    p.add_argument("--gpu_decode", action="store_true",
-                   help="decode JPEG datasets on the GPU (faster for small models; not bit-identical to PIL)")
+    p.add_argument(
+        "--gpu_decode",
+        action="store_true",
+        help="decode JPEG datasets on the GPU (faster for small models; not bit-identical to PIL)",
+    )
     p.add_argument("--model_cache_dir", default=None, help="passed to open_clip as cache_dir")
     p.add_argument("--cache_dir", default=None, help="embedding cache (default $ZSBENCH_CACHE_DIR or ~/.cache/zsbench)")
     p.add_argument("--no_cache", action="store_true", help="keep embeddings in memory only for this run")
@@ -68,14 +110,23 @@ def _eval_parser(sub: Any) -> None:
     p.add_argument("--dump_templates", action="store_true")
     p.add_argument("--save_clf", default=None)
     p.add_argument("--load_clfs", nargs="+", default=[])
-    p.add_argument("--skip_corrupt", action="store_true",
-                   help="skip images that cannot be decoded (their count is recorded in the result)")
-    p.add_argument("--allow_incomplete", action="store_true",
-                   help="evaluate a split whose size differs from the full one (the result is marked as such)")
+    p.add_argument(
+        "--skip_corrupt",
+        action="store_true",
+        help="skip images that cannot be decoded (their count is recorded in the result)",
+    )
+    p.add_argument(
+        "--allow_incomplete",
+        action="store_true",
+        help="evaluate a split whose size differs from the full one (the result is marked as such)",
+    )
     p.add_argument("--download", action="store_true", help="fetch missing public files (annotations, datasets)")
     p.add_argument("--tokenizer", default=None, help="InternVL .pth: path of tokenizer.model")
-    p.add_argument("--model_config", default=None,
-                   help="InternVL: a config.json overriding the sizes (a .pth has none; default: the real C-13B)")
+    p.add_argument(
+        "--model_config",
+        default=None,
+        help="InternVL: a config.json overriding the sizes (a .pth has none; default: the real C-13B)",
+    )
     p.add_argument("--quiet", dest="verbose", action="store_false")
     p.add_argument("--no_progress", dest="progress", action="store_false")
     p.add_argument("--wds_cache_dir", default=None)
@@ -87,8 +138,11 @@ def _eval_parser(sub: Any) -> None:
     p.add_argument("--fewshot_lr", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--normalize", default=None, help=argparse.SUPPRESS)
     p.add_argument("--skip_load", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--distributed", action="store_true",
-                   help="shard each dataset's images across torchrun ranks (gathered in order)")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="shard each dataset's images across torchrun ranks (gathered in order)",
+    )
     p.set_defaults(func=cmd_eval)
 
 
@@ -98,8 +152,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
     config = EvalConfig()
     if args.model is not None or args.pretrained is not None or any(args.pretrained_model):
-        models = expand_models(args.model or ["ViT-B-32-quickgelu"], args.pretrained or ["laion400m_e32"],
-                               args.pretrained_model)
+        models = expand_models(
+            args.model or ["ViT-B-32-quickgelu"], args.pretrained or ["laion400m_e32"], args.pretrained_model
+        )
     else:
         models = config.models
     options: dict[str, Any] = {}
@@ -152,7 +207,6 @@ def _validate(config: Any) -> None:
     from zsbench.datasets.languages import canonical_language
     from zsbench.engine.evaluate import resolve_task
     from zsbench.models import MODEL_TYPES
-
 
     MODEL_TYPES.canonical(config.model_type)
     for dataset, language in config.datasets:
@@ -238,8 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("files", nargs="+")
     b.add_argument("--output", default="benchmark.csv")
     b.add_argument("--markdown", default=None, help="also write a Markdown table here")
-    b.add_argument("--report", default=None,
-                   help="also write the regression report (measured vs expected/ snapshots, pass/fail) here")
+    b.add_argument(
+        "--report",
+        default=None,
+        help="also write the regression report (measured vs expected/ snapshots, pass/fail) here",
+    )
     b.add_argument("--expected", default="expected", help="snapshot folder for --report")
     b.set_defaults(func=cmd_build)
     d = sub.add_parser("datasets", help="where each dataset is expected, whether it is there, how to get it")

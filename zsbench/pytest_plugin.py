@@ -22,21 +22,40 @@ from zsbench.errors import CheckpointError, DatasetNotFoundError
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("zsbench", "zsbench regression cases")
-    group.addoption("--zs-pretrained-dir", default=os.environ.get("ZSBENCH_PRETRAINED_DIR", "pretrained"),
-                    help="folder with the checkpoints (default ./pretrained, env ZSBENCH_PRETRAINED_DIR)")
-    group.addoption("--zs-data-root", default=os.environ.get("ZSBENCH_DATA_ROOT", "data"),
-                    help="folder with the datasets (default ./data, env ZSBENCH_DATA_ROOT)")
-    group.addoption("--zs-expected-dir", default=os.environ.get("ZSBENCH_EXPECTED_DIR", "expected"),
-                    help="snapshot folder (default ./expected)")
-    group.addoption("--zs-tolerance", type=float, default=None,
-                    help="absolute tolerance for every metric (default: each snapshot's, 0.002)")
+    group.addoption(
+        "--zs-pretrained-dir",
+        default=os.environ.get("ZSBENCH_PRETRAINED_DIR", "pretrained"),
+        help="folder with the checkpoints (default ./pretrained, env ZSBENCH_PRETRAINED_DIR)",
+    )
+    group.addoption(
+        "--zs-data-root",
+        default=os.environ.get("ZSBENCH_DATA_ROOT", "data"),
+        help="folder with the datasets (default ./data, env ZSBENCH_DATA_ROOT)",
+    )
+    group.addoption(
+        "--zs-expected-dir",
+        default=os.environ.get("ZSBENCH_EXPECTED_DIR", "expected"),
+        help="snapshot folder (default ./expected)",
+    )
+    group.addoption(
+        "--zs-tolerance",
+        type=float,
+        default=None,
+        help="absolute tolerance for every metric (default: each snapshot's, 0.002)",
+    )
     group.addoption("--zs-batch-size", type=int, default=int(os.environ.get("ZSBENCH_BATCH_SIZE", "64")))
     group.addoption("--zs-num-workers", type=int, default=int(os.environ.get("ZSBENCH_NUM_WORKERS", "4")))
     group.addoption("--zs-precision", default=os.environ.get("ZSBENCH_PRECISION", "auto"))
-    group.addoption("--zs-cache-dir", default=os.environ.get("ZSBENCH_CACHE_DIR"),
-                    help="embedding cache folder (default ~/.cache/zsbench)")
-    group.addoption("--zs-report", default=os.environ.get("ZSBENCH_REPORT", "zsbench-report.md"),
-                    help="Markdown report of the cases that ran ('' to disable)")
+    group.addoption(
+        "--zs-cache-dir",
+        default=os.environ.get("ZSBENCH_CACHE_DIR"),
+        help="embedding cache folder (default ~/.cache/zsbench)",
+    )
+    group.addoption(
+        "--zs-report",
+        default=os.environ.get("ZSBENCH_REPORT", "zsbench-report.md"),
+        help="Markdown report of the cases that ran ('' to disable)",
+    )
     group.addoption("--zs-perf", action="store_true", help="run the pytest-benchmark speed cases (benchmarks/perf)")
 
 
@@ -182,7 +201,9 @@ def _is_incomplete(error: Exception) -> bool:
     return "incomplete" in str(error).lower()
 
 
-def run_case(case: Case, evaluator: Any, pool: ModelPool, pretrained: Path, root: Path, data: Any = None) -> dict[str, Any]:
+def run_case(
+    case: Case, evaluator: Any, pool: ModelPool, pretrained: Path, root: Path, data: Any = None
+) -> dict[str, Any]:
     """Evaluate one case through the engine (model from the pool, embeddings through the cache)."""
     from dataclasses import replace
 

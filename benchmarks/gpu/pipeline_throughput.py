@@ -155,8 +155,17 @@ def timed(fn: Callable[[], Any], device: str) -> float:
     return time.perf_counter() - t0
 
 
-def measure(name: str, model: ZeroShotModel, vision_params: int, tokens: int, images: FileImageSet, n: int,
-            batch: int, workers: int, device: str) -> Row:
+def measure(
+    name: str,
+    model: ZeroShotModel,
+    vision_params: int,
+    tokens: int,
+    images: FileImageSet,
+    n: int,
+    batch: int,
+    workers: int,
+    device: str,
+) -> Row:
     settings = LoaderSettings(batch_size=batch, num_workers=workers, progress=False)
     idx = list(range(n))
     # Pre-made batches on the device in the weights' dtype: what the model alone sees.
@@ -176,16 +185,22 @@ def measure(name: str, model: ZeroShotModel, vision_params: int, tokens: int, im
 
 def print_table(rows: Sequence[Row], device: str, workers: int) -> None:
     print()
-    print(f"device: {torch.cuda.get_device_name(device) if device.startswith('cuda') else 'cpu'}; "
-          f"torch {torch.__version__}; DataLoader workers {workers}")
-    head = (f"{'model':<11} {'images':>6} {'batch':>5} {'pipeline img/s':>14} {'model img/s':>11} {'pipe/model':>10} "
-            f"{'TFLOP/s':>8} {'of peak':>8}  note")
+    print(
+        f"device: {torch.cuda.get_device_name(device) if device.startswith('cuda') else 'cpu'}; "
+        f"torch {torch.__version__}; DataLoader workers {workers}"
+    )
+    head = (
+        f"{'model':<11} {'images':>6} {'batch':>5} {'pipeline img/s':>14} {'model img/s':>11} {'pipe/model':>10} "
+        f"{'TFLOP/s':>8} {'of peak':>8}  note"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
         of_peak = f"{100 * r.tflops / r.peak:.1f}%" if r.peak else "n/a"
-        print(f"{r.model:<11} {r.images:>6} {r.batch:>5} {r.pipeline_ips:>14.1f} {r.alone_ips:>11.1f} "
-              f"{r.pipeline_ips / r.alone_ips:>10.2f} {r.tflops:>8.1f} {of_peak:>8}  {r.note}")
+        print(
+            f"{r.model:<11} {r.images:>6} {r.batch:>5} {r.pipeline_ips:>14.1f} {r.alone_ips:>11.1f} "
+            f"{r.pipeline_ips / r.alone_ips:>10.2f} {r.tflops:>8.1f} {of_peak:>8}  {r.note}"
+        )
     print("(TFLOP/s of the model alone = 2 x vision params x tokens per image; peak = dense bf16 by device name)")
 
 
@@ -225,8 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as e:  # noqa: BLE001 -- report and go on with the other models
                 print(f"{name}: skipped, cannot build it: {type(e).__name__}: {e}", flush=True)
                 continue
-            print(f"{name}: built in {time.perf_counter() - t0:.1f}s, {vparams / 1e6:.0f}M vision params, "
-                  f"{tokens} tokens/image, precision {model.precision.name}", flush=True)
+            print(
+                f"{name}: built in {time.perf_counter() - t0:.1f}s, {vparams / 1e6:.0f}M vision params, "
+                f"{tokens} tokens/image, precision {model.precision.name}",
+                flush=True,
+            )
             try:
                 row = measure(name, model, vparams, tokens, images, n, batch, workers, device)
             except torch.cuda.OutOfMemoryError:

@@ -81,9 +81,18 @@ def procedural_image(index: int, label: int, rng: Any) -> Any:
     arr = np.clip(base[None, None, :] + noise + grad, 0, 255).astype(np.uint8)
     img = Image.fromarray(arr)
     draw = ImageDraw.Draw(img)
-    palette = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "yellow": (230, 230, 20),
-               "purple": (140, 30, 170), "orange": (250, 140, 10), "white": (250, 250, 250), "black": (5, 5, 5),
-               "grey": (128, 128, 128), "pink": (250, 150, 200)}
+    palette = {
+        "red": (220, 30, 30),
+        "green": (30, 200, 30),
+        "blue": (30, 30, 220),
+        "yellow": (230, 230, 20),
+        "purple": (140, 30, 170),
+        "orange": (250, 140, 10),
+        "white": (250, 250, 250),
+        "black": (5, 5, 5),
+        "grey": (128, 128, 128),
+        "pink": (250, 150, 200),
+    }
     colour = palette[COLOURS[label]]
     for _ in range(int(rng.integers(1, 4))):
         x0, y0 = (int(v) for v in rng.integers(0, SIZE - 60, size=2))
@@ -131,9 +140,13 @@ def make_retrieval(out: Path) -> Path:
         procedural_image(i, label, rng).save(root / "val2014" / name, quality=90)
         images.append({"id": i + 1, "file_name": name, "height": SIZE, "width": SIZE})
         colour, shape = COLOURS[label], SHAPES[label % len(SHAPES)]
-        phrases = [f"a {colour} {shape} on a noisy background", f"some {colour} shapes, image number {i}",
-                   f"a picture of a {shape} drawn in {colour}", f"the {colour} {shape} in photo {i}",
-                   f"an abstract image with a {shape} that is {colour} and bright"]
+        phrases = [
+            f"a {colour} {shape} on a noisy background",
+            f"some {colour} shapes, image number {i}",
+            f"a picture of a {shape} drawn in {colour}",
+            f"the {colour} {shape} in photo {i}",
+            f"an abstract image with a {shape} that is {colour} and bright",
+        ]
         for j, text in enumerate(phrases[:CAPTIONS_PER_IMAGE]):
             annotations.append({"id": i * CAPTIONS_PER_IMAGE + j + 1, "image_id": i + 1, "caption": text})
     ann = {"images": images, "annotations": annotations, "info": {}, "licenses": [], "type": "captions"}
@@ -196,11 +209,13 @@ def ensure_data(out: Path | None = None) -> dict[str, Path]:
     fresh = stamp.exists() and stamp.read_text().strip() == VERSION
     out.mkdir(parents=True, exist_ok=True)
     # Each part is (re)built when missing or when the version stamp is stale.
-    steps = [(paths["wds"] / "test" / "nshards.txt", make_classification),
-             (paths["coco"] / "coco_test_karpathy.json", make_retrieval),
-             (paths["wds_retrieval"] / "test" / "nshards.txt", make_retrieval_wds),
-             (paths["templates"][-1], make_templates),
-             (paths["weights"], make_weights)]
+    steps = [
+        (paths["wds"] / "test" / "nshards.txt", make_classification),
+        (paths["coco"] / "coco_test_karpathy.json", make_retrieval),
+        (paths["wds_retrieval"] / "test" / "nshards.txt", make_retrieval_wds),
+        (paths["templates"][-1], make_templates),
+        (paths["weights"], make_weights),
+    ]
     for marker, make in steps:
         if not (fresh and marker.exists()):
             make(out)

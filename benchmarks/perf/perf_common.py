@@ -62,11 +62,31 @@ def median(xs: Sequence[float]) -> float:
     return statistics.median(xs)
 
 
-def record(case: str, what: str, value: float, baseline: float, ratio: float, target: str, met: bool | None, reps: int,
-           unit: str = "s", note: str = "") -> dict[str, Any]:
+def record(
+    case: str,
+    what: str,
+    value: float,
+    baseline: float,
+    ratio: float,
+    target: str,
+    met: bool | None,
+    reps: int,
+    unit: str = "s",
+    note: str = "",
+) -> dict[str, Any]:
     """Keep one row of the final table (and return it for pytest-benchmark's ``extra_info``)."""
-    row = {"case": case, "what": what, "zsbench": round(value, 3), "baseline": round(baseline, 3),
-           "ratio": round(ratio, 3), "target": target, "met": met, "reps": reps, "unit": unit, "note": note}
+    row = {
+        "case": case,
+        "what": what,
+        "zsbench": round(value, 3),
+        "baseline": round(baseline, 3),
+        "ratio": round(ratio, 3),
+        "target": target,
+        "met": met,
+        "reps": reps,
+        "unit": unit,
+        "note": note,
+    }
     RESULTS.append(row)
     print(f"\n[perf] {row}", flush=True)  # visible at once with -s; the table comes at the end
     return row
@@ -76,10 +96,14 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     head = f"{'case':<34} {'zsbench':>10} {'baseline':>10} {'ratio':>7} {'target':>8} {'met':>4} {'reps':>4}  note"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['case']:<34} {r['zsbench']:>9.2f}{r['unit'][0]} {r['baseline']:>9.2f}{r['unit'][0]} "
-                     f"{r['ratio']:>7.3f} {r['target']:>8} {'-' if r['met'] is None else 'yes' if r['met'] else 'NO':>4} {r['reps']:>4}  {r['note']}")
-    lines.append("(s = seconds, medians; i = images/s. baseline: CLIP_benchmark 1.6.2 for (a)/(b), the model alone on "
-                 "pre-made tensors for (c), the first (cold-cache) run for (d))")
+        lines.append(
+            f"{r['case']:<34} {r['zsbench']:>9.2f}{r['unit'][0]} {r['baseline']:>9.2f}{r['unit'][0]} "
+            f"{r['ratio']:>7.3f} {r['target']:>8} {'-' if r['met'] is None else 'yes' if r['met'] else 'NO':>4} {r['reps']:>4}  {r['note']}"
+        )
+    lines.append(
+        "(s = seconds, medians; i = images/s. baseline: CLIP_benchmark 1.6.2 for (a)/(b), the model alone on "
+        "pre-made tensors for (c), the first (cold-cache) run for (d))"
+    )
     return "\n".join(lines)
 
 

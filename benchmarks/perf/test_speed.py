@@ -38,21 +38,49 @@ def _cls_args(d: dict[str, Any]) -> list[str]:
 
 def _ret_args(d: dict[str, Any]) -> list[str]:
     # CLIP_benchmark infers the task from the full name ("wds/..." = classification), so it is given explicitly.
-    return ["--dataset", "wds/mscoco_captions", "--dataset_root", str(d["wds_retrieval"]), "--task",
-            "zeroshot_retrieval", *COMMON, "--pretrained", str(d["weights"]), "--recall_k", "1", "5", "10"]
+    return [
+        "--dataset",
+        "wds/mscoco_captions",
+        "--dataset_root",
+        str(d["wds_retrieval"]),
+        "--task",
+        "zeroshot_retrieval",
+        *COMMON,
+        "--pretrained",
+        str(d["weights"]),
+        "--recall_k",
+        "1",
+        "5",
+        "10",
+    ]
 
 
 def _zsbench_once(args: list[str]) -> float:
     with tempfile.TemporaryDirectory(prefix="zs-perf-") as tmp:
         cache = Path(tmp) / "cache"  # fresh and empty: zsbench encodes everything
-        return run_timed(zsbench_cmd(*args, "--precision", "fp32", "--cache_dir", str(cache), "--no_progress",
-                                     "--output", str(Path(tmp) / "out.json")), Path(tmp), Path(tmp).parent / "zs.log")
+        return run_timed(
+            zsbench_cmd(
+                *args,
+                "--precision",
+                "fp32",
+                "--cache_dir",
+                str(cache),
+                "--no_progress",
+                "--output",
+                str(Path(tmp) / "out.json"),
+            ),
+            Path(tmp),
+            Path(tmp).parent / "zs.log",
+        )
 
 
 def _cb_once(args: list[str]) -> float:
     with tempfile.TemporaryDirectory(prefix="cb-perf-") as tmp:
-        return run_timed(clip_benchmark_cmd(*args, "--no_amp", "--output", str(Path(tmp) / "out.json")), Path(tmp),
-                         Path(tmp).parent / "cb.log")
+        return run_timed(
+            clip_benchmark_cmd(*args, "--no_amp", "--output", str(Path(tmp) / "out.json")),
+            Path(tmp),
+            Path(tmp).parent / "cb.log",
+        )
 
 
 def _versus(benchmark: Any, case: str, args: list[str], target: float) -> None:
@@ -66,8 +94,17 @@ def _versus(benchmark: Any, case: str, args: list[str], target: float) -> None:
     # load from other processes on the shared machine hits both alike.
     benchmark.pedantic(zs, setup=lambda: cb.append(_cb_once(args)), rounds=REPS, iterations=1)
     zs_s, cb_s = median(times), median(cb)
-    row = record(case, "wall time of the whole process", zs_s, cb_s, zs_s / cb_s, f"<= {target}",
-                 zs_s / cb_s <= target, REPS, note=f"zsbench {[round(x, 1) for x in times]}, CLIP_benchmark {[round(x, 1) for x in cb]}")
+    row = record(
+        case,
+        "wall time of the whole process",
+        zs_s,
+        cb_s,
+        zs_s / cb_s,
+        f"<= {target}",
+        zs_s / cb_s <= target,
+        REPS,
+        note=f"zsbench {[round(x, 1) for x in times]}, CLIP_benchmark {[round(x, 1) for x in cb]}",
+    )
     benchmark.extra_info.update(row)
 
 
@@ -88,8 +125,18 @@ def test_b_five_prompt_sets(benchmark: Any, perf_data: dict[str, Any]) -> None:
 
     def zs() -> None:
         with tempfile.TemporaryDirectory(prefix="zs-perf-") as tmp:
-            cmd = ["python", str(Path(__file__).with_name("zs_prompt_sets.py")), *templates, *_cls_args(perf_data),
-                   "--precision", "fp32", "--cache_dir", str(Path(tmp) / "cache"), "--output", f"{tmp}/out.jsonl"]
+            cmd = [
+                "python",
+                str(Path(__file__).with_name("zs_prompt_sets.py")),
+                *templates,
+                *_cls_args(perf_data),
+                "--precision",
+                "fp32",
+                "--cache_dir",
+                str(Path(tmp) / "cache"),
+                "--output",
+                f"{tmp}/out.jsonl",
+            ]
             times.append(run_timed(cmd, Path(tmp), Path(tmp).parent / "zs5.log"))
 
     cb: list[float] = []
@@ -99,8 +146,17 @@ def test_b_five_prompt_sets(benchmark: Any, perf_data: dict[str, Any]) -> None:
 
     benchmark.pedantic(zs, setup=five_cb_runs, rounds=REPS, iterations=1)  # alternating, as in _versus
     zs_s, cb_s = median(times), median(cb)
-    row = record("(b) 5 prompt sets vs 5 CB runs", "wall time, all five", zs_s, cb_s, zs_s / cb_s, "<= 0.3",
-                 zs_s / cb_s <= 0.3, REPS, note="zsbench: one process via the Python API (zs_prompt_sets.py)")
+    row = record(
+        "(b) 5 prompt sets vs 5 CB runs",
+        "wall time, all five",
+        zs_s,
+        cb_s,
+        zs_s / cb_s,
+        "<= 0.3",
+        zs_s / cb_s <= 0.3,
+        REPS,
+        note="zsbench: one process via the Python API (zs_prompt_sets.py)",
+    )
     benchmark.extra_info.update(row)
 
 
@@ -117,8 +173,10 @@ def test_c_pipeline_vs_model_alone(benchmark: Any, perf_data: dict[str, Any]) ->
     n = len(images)
     settings = LoaderSettings(batch_size=BATCH_SIZE, num_workers=NUM_WORKERS, progress=False)
     # The same batches, decoded and transformed before the clock starts.
-    batches = [torch.stack([model.transform(images.load_image(i)) for i in range(s, min(n, s + BATCH_SIZE))])
-               for s in range(0, n, BATCH_SIZE)]
+    batches = [
+        torch.stack([model.transform(images.load_image(i)) for i in range(s, min(n, s + BATCH_SIZE))])
+        for s in range(0, n, BATCH_SIZE)
+    ]
 
     def model_alone() -> float:
         t0 = time.perf_counter()
@@ -141,8 +199,18 @@ def test_c_pipeline_vs_model_alone(benchmark: Any, perf_data: dict[str, Any]) ->
         else:
             pipeline()
     pipe_r, alone_r = median(rates), median(alone)
-    row = record("(c) pipeline vs model alone", "images/s", pipe_r, alone_r, pipe_r / alone_r, ">= 0.9",
-                 pipe_r / alone_r >= 0.9, REPS, unit="img/s", note=f"{n} images, {NUM_WORKERS} workers")
+    row = record(
+        "(c) pipeline vs model alone",
+        "images/s",
+        pipe_r,
+        alone_r,
+        pipe_r / alone_r,
+        ">= 0.9",
+        pipe_r / alone_r >= 0.9,
+        REPS,
+        unit="img/s",
+        note=f"{n} images, {NUM_WORKERS} workers",
+    )
     benchmark.extra_info.update(row)
 
 
@@ -157,10 +225,19 @@ def test_d_disk_cache(benchmark: Any, perf_data: dict[str, Any]) -> None:
     from zsbench.engine.evaluate import Evaluator
 
     def config(cache: str, templates: str | None = None) -> EvalConfig:
-        return EvalConfig(models=[("ViT-B-32", str(perf_data["weights"]))], datasets=[(CLS, None)],
-                          dataset_root=str(perf_data["wds"]), batch_size=BATCH_SIZE, num_workers=NUM_WORKERS,
-                          precision="fp32", cache_dir=cache, write_results=False, verbose=False, progress=False,
-                          dataset_options={"custom_template_file": templates} if templates else {})
+        return EvalConfig(
+            models=[("ViT-B-32", str(perf_data["weights"]))],
+            datasets=[(CLS, None)],
+            dataset_root=str(perf_data["wds"]),
+            batch_size=BATCH_SIZE,
+            num_workers=NUM_WORKERS,
+            precision="fp32",
+            cache_dir=cache,
+            write_results=False,
+            verbose=False,
+            progress=False,
+            dataset_options={"custom_template_file": templates} if templates else {},
+        )
 
     def timed(cfg: EvalConfig) -> tuple[float, dict[str, Any]]:
         evaluator = Evaluator(cfg)
@@ -187,9 +264,26 @@ def test_d_disk_cache(benchmark: Any, perf_data: dict[str, Any]) -> None:
     benchmark.pedantic(one_round, rounds=REPS, iterations=1)
     f = median(first)
     inside = "timed: model load + run; not: imports"
-    row1 = record("(d) warm rerun vs first run", "Evaluator.run()", median(rerun), f, median(rerun) / f, "<= 0.1",
-                  median(rerun) / f <= 0.1, REPS, note=inside)
-    row2 = record("(d) new prompt set, cached images", "Evaluator.run()", median(new_prompts), f,
-                  median(new_prompts) / f, "-", None, REPS, note=inside + "; no target set")
+    row1 = record(
+        "(d) warm rerun vs first run",
+        "Evaluator.run()",
+        median(rerun),
+        f,
+        median(rerun) / f,
+        "<= 0.1",
+        median(rerun) / f <= 0.1,
+        REPS,
+        note=inside,
+    )
+    row2 = record(
+        "(d) new prompt set, cached images",
+        "Evaluator.run()",
+        median(new_prompts),
+        f,
+        median(new_prompts) / f,
+        "-",
+        None,
+        REPS,
+        note=inside + "; no target set",
+    )
     benchmark.extra_info.update({"rerun": row1, "new_prompt_set": row2})
-

@@ -57,8 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_s = time.perf_counter() - t0
     with open(args.output, "w") as f:
         for path in args.templates:
-            data = load_dataset(job.dataset, job.dataset_root, split=job.split, language=job.language,
-                                custom_template_file=path)
+            data = load_dataset(
+                job.dataset, job.dataset_root, split=job.split, language=job.language, custom_template_file=path
+            )
             record = evaluator.run_job(model, job, model_load_s=load_s, data=data)
             record["custom_template_file"] = path
             f.write(json.dumps(record) + "\n")

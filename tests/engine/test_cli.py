@@ -76,7 +76,9 @@ def test_build_reads_clip_benchmark_nan_and_fork_jsonl(tmp_path):
     upstream.write_text('{"dataset": "renderedsst2", "model": "m", "pretrained": "p", "task": "zeroshot_classification",'
                         ' "metrics": {"acc1": 0.5, "acc5": NaN}, "language": "en"}')  # fmt: skip
     fork = tmp_path / "result.json"
-    fork.write_text("\n".join(json.dumps({"dataset": "x", "language": lang, "metrics": {"acc1": 1.0}}) for lang in "ab"))
+    fork.write_text(
+        "\n".join(json.dumps({"dataset": "x", "language": lang, "metrics": {"acc1": 1.0}}) for lang in "ab")
+    )
     records = collect([upstream, fork])
     assert records[0]["metrics"]["acc5"] is None
     assert [r["language"] for r in records[1:]] == ["a", "b"]

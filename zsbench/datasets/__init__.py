@@ -38,7 +38,9 @@ def list_datasets() -> list[str]:
     return DATASETS.names()
 
 
-def load_dataset(name: str, root: str | Path, *, split: str = "test", language: str = "en", **options: Any) -> DatasetData:
+def load_dataset(
+    name: str, root: str | Path, *, split: str = "test", language: str = "en", **options: Any
+) -> DatasetData:
     """Load split ``split`` of dataset ``name`` from ``root`` with prompts or captions in ``language``."""
     from zsbench._registry import resolve_lazy
 

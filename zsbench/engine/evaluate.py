@@ -294,7 +294,9 @@ class Evaluator:
 
         from zsbench import __version__
 
-        device_name = torch.cuda.get_device_name(model.device) if model.device.startswith("cuda") else platform.processor()
+        device_name = (
+            torch.cuda.get_device_name(model.device) if model.device.startswith("cuda") else platform.processor()
+        )
         return {
             "schema_version": SCHEMA_VERSION,
             "zsbench_version": __version__,

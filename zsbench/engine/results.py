@@ -109,9 +109,7 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
 def columns_for(rows: list[dict[str, Any]]) -> list[str]:
     keys = {k for r in rows for k in r}
     metrics = [m for m in METRIC_ORDER if m in keys]
-    recall = sorted(
-        (k for k in keys if "@" in k), key=lambda k: (int(k.rsplit("@", 1)[1]), not k.startswith("image"))
-    )
+    recall = sorted((k for k in keys if "@" in k), key=lambda k: (int(k.rsplit("@", 1)[1]), not k.startswith("image")))
     fixed = [*IDENTITY_KEYS, "model_fullname", *metrics, *recall]
     return fixed + sorted(keys - set(fixed))
 

@@ -132,7 +132,12 @@ def report_markdown(outcomes: list[dict[str, Any]]) -> str:
     for o in outcomes:
         by_model.setdefault(o["model"], []).append(o)
     for model, items in by_model.items():
-        lines += [f"## {model}", "", "| case | status | metric | expected | measured | diff |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"## {model}",
+            "",
+            "| case | status | metric | expected | measured | diff |",
+            "|---|---|---|---|---|---|",
+        ]
         for o in items:
             rows = o.get("rows") or [{"metric": "", "expected": None, "measured": None, "diff": None}]
             for i, r in enumerate(rows):

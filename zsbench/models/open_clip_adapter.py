@@ -182,7 +182,11 @@ def _trimmed_encode_text(module: Any) -> Any:
         x = module.ln_final(x)
         x = text_global_pool(x, text, module.text_pool_type, eos_token_id=getattr(module, "text_eos_id", None))
         if module.text_projection is not None:
-            x = module.text_projection(x) if isinstance(module.text_projection, torch.nn.Linear) else x @ module.text_projection
+            x = (
+                module.text_projection(x)
+                if isinstance(module.text_projection, torch.nn.Linear)
+                else x @ module.text_projection
+            )
         return x
 
     return encode_text

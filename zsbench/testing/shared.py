@@ -19,5 +19,7 @@ def require_shared(relpath: str) -> Path:
 
     path = shared_root() / relpath
     if not path.exists():
-        pytest.skip(f"needs {path} (reference data from the project's shared folder; set ZSBENCH_SHARED to its location)")
+        pytest.skip(
+            f"needs {path} (reference data from the project's shared folder; set ZSBENCH_SHARED to its location)"
+        )
     return path
