@@ -64,6 +64,8 @@ def test_update_then_rerun_passes_and_regression_fails(project):
     snap = json.loads(path.read_text())
     assert snap["published"] == {"acc1": 0.5}  # an update never rewrites the published number
     assert snap["provenance"]["precision"] == "fp32"
+    # no machine-specific paths in a committed snapshot: the weights path is relative to the repository
+    assert snap["provenance"]["model_identity"]["pretrained"] == "weights.bin"
     measured = snap["expected"]
     _run(pytester).assert_outcomes(passed=1)
 

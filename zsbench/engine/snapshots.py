@@ -116,11 +116,39 @@ def compare(case: Case, measured: dict[str, Any], tolerance: float | None = None
     return result
 
 
+def portable(value: Any, replacements: dict[str, str]) -> Any:
+    """``value`` with machine-specific path prefixes replaced (repository root, cache dir, home)."""
+    if isinstance(value, str):
+        for prefix, name in replacements.items():
+            if prefix and value.startswith(prefix):
+                return name + value[len(prefix) :]
+        return value
+    if isinstance(value, dict):
+        return {k: portable(v, replacements) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, replacements) for v in value]
+    return value
+
+
+def _path_replacements(case: Case) -> dict[str, str]:
+    import os
+
+    from zsbench.engine.cache import default_cache_dir
+
+    path = Path(case.path).resolve()
+    # the folder that holds expected/ (the repository), wherever the case file sits below it
+    repo = str(next((p.parent for p in path.parents if p.name == "expected"), Path.cwd())) + os.sep
+    # Longest prefix first, so a cache dir inside the home folder is named as the cache dir.
+    # Later entries win when two prefixes are the same folder (e.g. a repository checked out as $HOME).
+    table = {os.path.expanduser("~") + os.sep: "~/", str(default_cache_dir()) + os.sep: "$ZSBENCH_CACHE_DIR/", repo: ""}
+    return dict(sorted(table.items(), key=lambda kv: -len(kv[0])))
+
+
 def update_snapshot(case: Case, measured: dict[str, Any], provenance: dict[str, Any]) -> None:
-    """Rewrite ``expected`` (never ``published``) and ``provenance``, atomically."""
+    """Rewrite ``expected`` (never ``published``) and ``provenance``, atomically, without machine paths."""
     data = dict(case.data)
     data["expected"] = measured
-    data["provenance"] = provenance
+    data["provenance"] = portable(provenance, _path_replacements(case))
     case.data = data
     atomic_write_text(case.path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
