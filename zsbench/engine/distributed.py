@@ -64,7 +64,8 @@ def gather_in_order(indices: list[int], embeddings: Any, skipped: list[int], n_i
     import torch
     import torch.distributed as dist
 
-    kept = [i for i in indices if i not in set(skipped)]
+    skipped_set = set(skipped)
+    kept = [i for i in indices if i not in skipped_set]
     parts: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(parts, (kept, embeddings.cpu(), skipped))
     rows: dict[int, Any] = {}

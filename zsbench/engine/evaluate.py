@@ -82,8 +82,7 @@ class Evaluator:
     def dataset_root(self, dataset: str) -> str:
         if self.config.dataset_root is not None:
             return dataset_root_for(self.config.dataset_root, dataset)
-        builtin = getattr(get_spec(dataset), "builtin", False) or dataset.startswith("shapes")
-        if builtin:
+        if get_spec(dataset).builtin:
             return str(default_cache_dir() / "data")
         return dataset_root_for("root", dataset)
 
@@ -160,7 +159,8 @@ class Evaluator:
         t = time.perf_counter()
         images, image_cache, skipped = self.image_embeddings(model, job, data.images)
         timing["encode_images_s"] = time.perf_counter() - t
-        keep = [i for i in range(len(data.images)) if i not in set(skipped)] if skipped else None
+        skipped_set = set(skipped)
+        keep = [i for i in range(len(data.images)) if i not in skipped_set] if skipped else None
 
         t = time.perf_counter()
         try:

@@ -16,6 +16,7 @@ register_dataset(
         layout="<root>/shapes/test/<class>/<nnnnn>.png (ImageFolder), generated on first use",
         source="procedural (zsbench.datasets.shapes), deterministic from a fixed seed; nothing to download",
         prompt_key="shapes",
+        builtin=True,
         license="CC0-1.0 (generated)",
     )
 )
@@ -30,6 +31,7 @@ register_dataset(
         sizes={"test": 100, "test/captions": 500},
         layout="<root>/shapes_captions/images/<nnnnn>.png + captions_test.json (COCO captions), generated on first use",
         source="procedural (zsbench.datasets.shapes), deterministic from a fixed seed; nothing to download",
+        builtin=True,
         license="CC0-1.0 (generated)",
     )
 )
