@@ -44,3 +44,22 @@ def test_snapshots_equal_the_readme():
                            str(ROOT / "expected"), "--check"], capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "54 results checked; 0 differ" in proc.stdout
+
+
+def test_every_readme_command_parses_into_its_case():
+    """The README's commands, with `python3 clip_benchmark/cli.py` replaced by `zsbench`, mean what the case says."""
+    import shlex
+
+    from zsbench.cli import build_parser, config_from_args
+
+    parser = build_parser()
+    for case in _paper_cases():
+        argv = shlex.split(case.command)
+        assert argv[0] == "zsbench"
+        config = config_from_args(parser.parse_args(argv[1:]))
+        assert config.model_type == "internvl"
+        assert config.models == [(case.model, "./pretrained/" + case.pretrained)]
+        assert config.datasets == [(case.dataset, None)]
+        assert config.languages == [case.language]
+        assert config.task == case.task
+        assert config.recall_k == [1, 5, 10]  # the fork's default, which the README's retrieval results show
