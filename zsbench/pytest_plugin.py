@@ -119,10 +119,14 @@ class ModelPool:
     def get(self, model_type: str, model: str, pretrained: str) -> Any:
         key = (model_type, model, pretrained)
         if key != self.key:
-            self.model = None
-            gc.collect()
             from zsbench.engine.plan import ModelRef
 
+            if self.key is None or self.key[2] != pretrained:
+                # other weights: free the current model first (one 14B model in memory at a time)
+                self.model = None
+                gc.collect()
+            # same weights (e.g. internvl_c_classification -> internvl_c_retrieval): load while the current model
+            # is alive, so the adapter can share its network
             self.model = self.evaluator.load(ModelRef(model_type, model, pretrained))
             self.key = key
             self.loads += 1

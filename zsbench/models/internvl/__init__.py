@@ -7,6 +7,7 @@ code lives in the submodules and is imported inside :func:`load`.
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,10 @@ def find_tokenizer(adapter: Adapter, pretrained: Path, explicit: str | os.PathLi
             return p
     places = ["the tokenizer= option (not given)", *(str(p) for p in tried)]
     raise CheckpointError(f"no tokenizer.model for {adapter.name}; tried: {'; '.join(places)}. {_TOKENIZER_HELP}")
+
+
+# Networks that a live model still uses, by checkpoint and settings; weak, so nothing is kept alive by it.
+_NETWORKS: weakref.WeakValueDictionary[tuple[Any, ...], Any] = weakref.WeakValueDictionary()
 
 
 def load(
@@ -78,14 +83,22 @@ def load(
     ignore = tuple(options.get("ignore_unexpected") or ())
     config: InternVLConfig | None = resolve_config(options.get("config"))
     tok_file = find_tokenizer(adapter, path, tokenizer)
-    if adapter.format == "pth":
-        config = config or pth_config()
-        net = load_pth(path, config=config, device=device, dtype=prec.weights_dtype, ignore_unexpected=ignore)
-    else:
-        config = config or load_hf_config(path)
-        net = load_hf_folder(
-            path, config=config, mode=adapter.mode, device=device, dtype=prec.weights_dtype, ignore_unexpected=ignore
-        )
+    config = config or (pth_config() if adapter.format == "pth" else load_hf_config(path))
+    # *_classification and *_retrieval differ only in the image transform: while one adapter's model is alive,
+    # another adapter on the same checkpoint shares its network instead of reading 25 GB again.
+    checkpoint_id = fingerprint_path(path)
+    net_key = (str(path.resolve()), checkpoint_id["sha256"], adapter.format, adapter.mode, repr(config),
+               str(prec.weights_dtype), device, ignore)  # fmt: skip
+    net = _NETWORKS.get(net_key)
+    if net is None:
+        if adapter.format == "pth":
+            net = load_pth(path, config=config, device=device, dtype=prec.weights_dtype, ignore_unexpected=ignore)
+        else:
+            net = load_hf_folder(
+                path, config=config, mode=adapter.mode, device=device, dtype=prec.weights_dtype,
+                ignore_unexpected=ignore,
+            )  # fmt: skip
+        _NETWORKS[net_key] = net
     tok = InternVLTokenizer(tok_file, padding=adapter.padding, context_length=config.context_length)
     if tok.vocab_size > config.text.vocab_size:
         raise CheckpointError(
@@ -104,7 +117,7 @@ def load(
         "adapter": adapter.name,
         "format": adapter.format,
         "mode": mode,
-        "checkpoint": fingerprint_path(path),
+        "checkpoint": checkpoint_id,
         "config": config.to_dict(),
         "transform": describe_transform(adapter.transform, config.vision.image_size),
         "tokenizer": tok.describe(),
