@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from zsbench.engine.snapshots import marker_name
+
 PRETRAINED_DIR_PREFIX = "./pretrained/"
 DATA_ROOT_PREFIX = "./data/"
 # Where the README says to get each checkpoint (its "Model Preparation" table).
@@ -27,11 +29,6 @@ PRETRAINED_SOURCES = {
 }
 FAMILY = {"internvl_c_classification": "internvl_c", "internvl_c_retrieval": "internvl_c",
           "internvl_g_retrieval_hf": "internvl_g"}  # fmt: skip
-
-
-def marker_name(value: str) -> str:
-    """A pytest marker for a dataset or model name: ``vtab/flowers`` -> ``vtab_flowers``."""
-    return re.sub(r"[^0-9a-zA-Z_]", "_", value)
 
 
 def _flags(command: str) -> dict[str, str]:

@@ -209,13 +209,9 @@ def run_case(
     case: Case, evaluator: Any, pool: ModelPool, pretrained: Path, root: Path, data: Any = None
 ) -> dict[str, Any]:
     """Evaluate one case through the engine (model from the pool, embeddings through the cache)."""
-    from dataclasses import replace
-
     from zsbench.engine.plan import Job, ModelRef
 
     model = pool.get(case.model_type, case.model, str(pretrained))
-    if case.data.get("recall_k"):
-        evaluator.config = replace(evaluator.config, recall_k=list(case.recall_k))
     job = Job(
         ModelRef(case.model_type, case.model, str(pretrained)),
         case.dataset,
@@ -224,6 +220,7 @@ def run_case(
         case.data.get("split", "test"),
         str(root),
         output="",
+        recall_k=tuple(case.recall_k) if case.data.get("recall_k") else None,
     )
     return evaluator.run_job(model, job, data=data)
 

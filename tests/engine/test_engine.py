@@ -134,3 +134,13 @@ def test_api_evaluate_keyword_form(tmp_path):
     records = evaluate(_config(tmp_path), datasets=["fake_ret"], write_results=False)
     assert records[0]["task"] == "zeroshot_retrieval"
     assert not (tmp_path / "out").exists()
+
+
+def test_image_set_fingerprint_is_computed_once_per_invocation(tmp_path, monkeypatch):
+    from zsbench.datasets.base import ArrayImageSet
+
+    calls = []
+    original = ArrayImageSet.fingerprint
+    monkeypatch.setattr(ArrayImageSet, "fingerprint", lambda self: calls.append(1) or original(self))
+    Evaluator(_config(tmp_path, languages=["en", "cn", "jp"], cache_dir="")).run()
+    assert len(calls) == 1  # three languages, one image set

@@ -63,6 +63,7 @@ class Evaluator:
         self.images_encoded = 0
         self.texts_encoded = 0
         self.world: Any = None  # set by engine.distributed when images are sharded over ranks
+        self._fingerprints: dict[tuple[str, ...], str] = {}
 
     # -- planning ---------------------------------------------------------------------------------------------
     def plan(self) -> list[tuple[ModelRef, list[Job]]]:
@@ -167,7 +168,7 @@ class Evaluator:
             if isinstance(data, ClassificationData):
                 metrics, text_info = self._classification(model, data, images, keep)
             else:
-                metrics, text_info = self._retrieval(model, data, images, keep)
+                metrics, text_info = self._retrieval(model, job, data, images, keep)
         except ValueError as e:  # the metric functions validate their inputs (e.g. recall@k with k > N)
             raise ZsbenchError(f"{job.dataset} ({job.language}): {e}") from e
         timing["text_and_metrics_s"] = time.perf_counter() - t
@@ -192,7 +193,7 @@ class Evaluator:
             "transform": _stable_repr(model.transform),
             "dataset": job.dataset.removeprefix("wds/"),
             "split": job.split,
-            "images": images.fingerprint(),
+            "images": self._fingerprint(job, images),
             "n": len(images),
             "skip_corrupt": self.config.skip_corrupt,
             "gpu_decode": self.config.gpu_decode and supports_gpu_decode(images),
@@ -216,6 +217,19 @@ class Evaluator:
 
         self.cache.put("image", parts, {"embeddings": emb, "skipped": torch.tensor(skipped, dtype=torch.long)})
         return emb, "miss", skipped
+
+    def _fingerprint(self, job: Job, images: Any) -> str:
+        """``images.fingerprint()``, once per image set and invocation.
+
+        The fingerprint stats every file; the five ImageNet languages (or eight XTD ones) would otherwise stat the
+        same 50,000 files five times, which is slow on network file systems. The memo key holds the image keys
+        themselves, so a language with other images (COCO-CN vs COCO) never shares an entry.
+        """
+        keys = hashlib.sha256("\0".join(images.image_key(i) for i in range(len(images))).encode()).hexdigest()
+        memo = (job.dataset, job.split, job.dataset_root, type(images).__name__, keys)
+        if memo not in self._fingerprints:
+            self._fingerprints[memo] = images.fingerprint()
+        return self._fingerprints[memo]
 
     def text_embeddings(self, model: ZeroShotModel, texts: list[str]) -> tuple[Any, str]:
         digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()
@@ -263,8 +277,11 @@ class Evaluator:
         )
         return metrics, info
 
+    def _recall_k(self, job: Job) -> tuple[int, ...]:
+        return tuple(job.recall_k or self.config.recall_k)
+
     def _retrieval(
-        self, model: ZeroShotModel, data: RetrievalData, images: Any, keep: list[int] | None
+        self, model: ZeroShotModel, job: Job, data: RetrievalData, images: Any, keep: list[int] | None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         import torch
 
@@ -277,7 +294,7 @@ class Evaluator:
         text, where = self.text_embeddings(model, texts)
         info = {"n_captions": len(texts), "text_cache": where}
         info["captions_sha256"] = hashlib.sha256("\0".join(texts).encode()).hexdigest()
-        metrics = TASKS.get(RETRIEVAL)(images, text, torch.tensor(owner), recall_k=tuple(self.config.recall_k))
+        metrics = TASKS.get(RETRIEVAL)(images, text, torch.tensor(owner), recall_k=self._recall_k(job))
         return metrics, info
 
     def _provenance(
@@ -315,7 +332,7 @@ class Evaluator:
             "seed": self.config.seed,
             "dataset_root": job.dataset_root,
             "split": job.split,
-            "recall_k": list(self.config.recall_k) if job.task == RETRIEVAL else None,
+            "recall_k": list(self._recall_k(job)) if job.task == RETRIEVAL else None,
             "n_images": len(data.images),
             "n_evaluated": len(data.images) - len(skipped),
             "skipped_corrupt": len(skipped),

@@ -53,6 +53,7 @@ class Job:
     split: str
     dataset_root: str
     output: str
+    recall_k: tuple[int, ...] | None = None  # None: the evaluator's --recall_k
 
     @property
     def image_set_id(self) -> tuple[str, str, str]:
