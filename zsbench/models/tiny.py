@@ -2,26 +2,28 @@
 
 The engine's defaults (zsbench/engine/config.py) import TINY_MODEL_NAME and tiny_weights_path().
 
-Its architecture config ships in ``zsbench/models/configs/`` and its fp16 weights in
-``pretrained/zsbench-tiny-shapes/`` (see ``pretrained/README.md`` and ``scripts/train_tiny_clip.py``).
+Its architecture config ships in ``zsbench/models/configs/`` and its fp16 weights (7.2 MB) inside the package, in
+``zsbench/models/weights/zsbench-tiny-shapes/``, so an installed wheel runs ``zsbench eval`` with no repository
+checkout (see ``pretrained/README.md`` and ``scripts/train_tiny_clip.py``).
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 TINY_MODEL_NAME = "zsbench-tiny-shapes"
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 CONFIG_PATH = CONFIG_DIR / f"{TINY_MODEL_NAME}.json"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-PRETRAINED_DIR = _REPO_ROOT / "pretrained" / TINY_MODEL_NAME
+# Package data, never a path relative to a repository checkout; wheels install as plain files, so this is a real path.
+PRETRAINED_DIR = Path(str(resources.files("zsbench.models") / "weights" / TINY_MODEL_NAME))
 # open_clip's preferred file name, so ``local-dir:``-style folder lookups find it too.
 WEIGHTS_FILE = PRETRAINED_DIR / "open_clip_model.safetensors"
 SETTINGS_FILE = PRETRAINED_DIR / "training.json"
 
 
 def tiny_weights_path() -> Path:
-    """The committed weights file under ``pretrained/zsbench-tiny-shapes/`` (used by the engine's defaults)."""
+    """The weights file shipped in the package (used by the engine's defaults)."""
     return WEIGHTS_FILE
 
 
