@@ -133,8 +133,11 @@ def test_objectnet_overlap_classes(tmp_path):
 def test_caltech101_keeps_background(tmp_path):
     R.write_caltech101(tmp_path, {"accordion": 2, "BACKGROUND_Google": 3, "Faces_easy": 1})
     data = load_dataset("caltech101", tmp_path, allow_incomplete=True)
-    # sorted(): uppercase first, BACKGROUND_Google kept as class 0 -> the bundled 102 names
-    assert data.targets == [0, 0, 0, 1, 2, 2]
+    # sorted(): uppercase first, BACKGROUND_Google kept as class 0 -> the bundled 102 names; labels by category
+    # name among all 102 (Faces_easy = 2 "centered face", accordion = 5), not by position among the 3 present
+    assert data.targets == [0, 0, 0, 2, 5, 5]
+    assert data.classnames[2] == "centered face" and data.classnames[5] == "accordion"
+    assert len(data.info["absent_classes"]) == 99 and "Faces" in data.info["absent_classes"]
     assert data.classnames == classnames("caltech101") and len(data.classnames) == 102
     assert len(data.templates) == 34
 
@@ -188,8 +191,10 @@ def test_gtsrb_csv(tmp_path):
     ],
 )
 def test_folder_sets(tmp_path, name, folder, classes, key):
+    from zsbench.datasets import get_spec
+
     ext = ".png" if name == "renderedsst2" else ".jpg"
-    labels = R.write_image_folder(tmp_path, folder, classes, ext)
+    labels = R.write_image_folder(tmp_path, folder, classes, ext, all_classes=get_spec(name).class_folders or None)
     data = load_dataset(name, tmp_path, allow_incomplete=True)
     assert data.targets == labels
     assert data.classnames == (classnames(key) if key else ["negative", "positive"])
@@ -203,11 +208,15 @@ def test_folder_set_with_missing_class_folder_is_incomplete(tmp_path):
     from zsbench.errors import DatasetNotFoundError
 
     R.write_image_folder(tmp_path, "test", {c: 1 for c in FER[:-1]})
-    with pytest.raises(DatasetNotFoundError, match="found 6 images, expected 7178"):
+    with pytest.raises(DatasetNotFoundError, match="1 of 7 class folders are missing"):
         load_dataset("fer2013", tmp_path)
     unsized = dataclasses.replace(get_spec("fer2013"), sizes={})
-    with pytest.raises(DatasetNotFoundError, match="found 6 class folders, expected 7"):
+    with pytest.raises(DatasetNotFoundError, match="1 of 7 class folders are missing"):
         load_fer2013(tmp_path, spec=unsized)
+    # without the complete list zsbench cannot label by name: refused even with allow_incomplete
+    unlisted = dataclasses.replace(get_spec("fer2013"), sizes={}, class_folders=())
+    with pytest.raises(DatasetNotFoundError, match="found 6 class folders.*expected 7"):
+        load_fer2013(tmp_path, spec=unlisted, allow_incomplete=True)
 
 
 def test_birdsnap_species_and_template(tmp_path):

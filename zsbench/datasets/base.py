@@ -18,6 +18,7 @@ from zsbench.errors import ZsbenchError
 
 CLASSIFICATION = "zeroshot_classification"
 RETRIEVAL = "zeroshot_retrieval"
+FINGERPRINT_MODES = ("stat", "content")
 
 
 class CorruptImageError(ZsbenchError):
@@ -38,19 +39,75 @@ class ImageSet(Protocol):
         """The image as an RGB ``PIL.Image``; raises :class:`CorruptImageError` naming the file."""
         ...
 
-    def fingerprint(self) -> str:
-        """A hash of everything that determines the pixels (keys, file sizes, mtimes, archive digests)."""
+    def fingerprint(self, mode: str = "stat") -> str:
+        """A hash of everything that determines the pixels; ``mode`` says how closely to look.
+
+        ``"stat"`` (cheap, the default): the keys, the resolved absolute root, and each file's or archive's
+        size and mtime, so two copies with equal relative names, sizes and mtimes under different roots
+        differ. ``"content"``: the keys and the bytes of every file / archive member (reads everything once;
+        catches a file replaced with its size and mtime restored; a moved copy keeps its fingerprint).
+        In-memory sets hash the bytes of the files they were read from in both modes. Another mode raises
+        :class:`~zsbench.errors.ZsbenchError`.
+        """
         ...
 
 
-def _open_rgb(path: Path) -> Any:
+def check_fingerprint_mode(mode: str) -> str:
+    if mode not in FINGERPRINT_MODES:
+        raise ZsbenchError(f"unknown fingerprint mode {mode!r}; valid choices: {', '.join(FINGERPRINT_MODES)}")
+    return mode
+
+
+def resolved_root(root: str | os.PathLike[str]) -> str:
+    """The absolute, symlink-resolved root: equal relative names under two roots are two different image sets."""
+    return str(Path(root).resolve())
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+# PIL warns (DecompressionBombWarning) once per large image; zsbench logs one line per process instead.
+_big_image_logged = False
+
+
+def decode_image(source: Any, name: str) -> Any:
+    """Decode ``source`` (a path or a binary file object) to RGB; every failure is a :class:`CorruptImageError`."""
+    import warnings
+
     from PIL import Image
 
+    global _big_image_logged
     try:
-        with Image.open(path) as im:
-            return im.convert("RGB")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(source) as im:
+                limit = Image.MAX_IMAGE_PIXELS
+                if limit and not _big_image_logged and im.width * im.height > limit:
+                    import logging
+
+                    _big_image_logged = True
+                    logging.getLogger("zsbench").warning(
+                        "%s has %dx%d pixels, above PIL's MAX_IMAGE_PIXELS; decoding it (and others like it) anyway",
+                        name,
+                        im.width,
+                        im.height,
+                    )
+                return im.convert("RGB")
+    except Image.DecompressionBombError as e:  # a small file whose header claims billions of pixels
+        raise CorruptImageError(
+            f"image {name} claims too many pixels (decompression bomb): {e}; remove it, or pass --skip_corrupt"
+        ) from e
     except (OSError, ValueError, SyntaxError) as e:  # PIL raises all three on broken files
-        raise CorruptImageError(f"cannot decode image {path}: {e}; fix or remove it, or pass --skip_corrupt") from e
+        raise CorruptImageError(f"cannot decode image {name}: {e}; fix or remove it, or pass --skip_corrupt") from e
+
+
+def _open_rgb(path: Path) -> Any:
+    return decode_image(path, str(path))
 
 
 class FileImageSet:
@@ -72,12 +129,18 @@ class FileImageSet:
     def load_image(self, index: int) -> Any:
         return _open_rgb(self.path(index))
 
-    def fingerprint(self) -> str:
-        h = hashlib.sha256(b"files-v1")
+    def fingerprint(self, mode: str = "stat") -> str:
+        check_fingerprint_mode(mode)
+        # stat: where the files are is part of their identity; content: the bytes alone are (a moved copy hits).
+        where = resolved_root(self.root) if mode == "stat" else ""
+        h = hashlib.sha256(f"files-v2\0{mode}\0{where}\n".encode())
         for rel in self.relpaths:
             try:
-                st = os.stat(self.root / rel)
-                h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+                if mode == "content":
+                    h.update(f"{rel}\0{file_sha256(self.root / rel)}\n".encode())
+                else:
+                    st = os.stat(self.root / rel)
+                    h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
             except FileNotFoundError:
                 h.update(f"{rel}\0missing\n".encode())
         return h.hexdigest()
@@ -103,7 +166,9 @@ class ArrayImageSet:
 
         return Image.fromarray(self.arrays[index], mode=self.mode).convert("RGB")
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, mode: str = "stat") -> str:
+        # ``source_digest`` is the sha256 of the bytes the arrays were read from: already a content hash.
+        check_fingerprint_mode(mode)
         return hashlib.sha256(f"arrays-v1\0{self.key_prefix}\0{self.source_digest}\0{len(self)}".encode()).hexdigest()
 
 
@@ -123,8 +188,8 @@ class SubsetImageSet:
     def load_image(self, index: int) -> Any:
         return self.base.load_image(self.indices[index])
 
-    def fingerprint(self) -> str:
-        h = hashlib.sha256(f"subset-v1\0{self.base.fingerprint()}".encode())
+    def fingerprint(self, mode: str = "stat") -> str:
+        h = hashlib.sha256(f"subset-v1\0{self.base.fingerprint(mode)}".encode())
         h.update(",".join(map(str, self.indices)).encode())
         return h.hexdigest()
 
@@ -179,6 +244,9 @@ class DatasetSpec:
         prompt_key: key in the classnames/templates files.
         multilabel: targets are multi-hot.
         builtin: generated by zsbench itself (nothing to download); its default root is zsbench's data cache.
+        class_folders: for datasets read as class folders (ImageFolder), the complete list of class-folder names
+            in label order (torchvision: sorted). Labels come from these names, never from positions among the
+            folders present, so a copy with a folder missing (``allow_incomplete``) keeps every other label.
         license, citation, version: provenance.
     """
 
@@ -196,6 +264,7 @@ class DatasetSpec:
     license: str = ""
     citation: str = ""
     version: str = "1"
+    class_folders: tuple[str, ...] = ()
 
 
 Loader = Callable[..., DatasetData]

@@ -225,7 +225,8 @@ def ensure_generated(root: str | os.PathLike[str], name: str) -> Path:
     """``<root>/<name>``, generated the first time it is needed; returns the folder.
 
     The split is written to a temporary folder beside its destination and renamed into place, so an
-    interrupted or concurrent run never leaves a half-written dataset that looks complete.
+    interrupted or concurrent run never leaves a half-written dataset that looks complete. Folders get mode
+    0755 and files 0644 (``tempfile.mkdtemp`` creates 0700, which would hide the shared cache from other users).
     """
     if name not in _WRITERS:
         raise UnknownNameError(f"unknown shapes dataset {name!r}; valid choices: {', '.join(_WRITERS)}")
@@ -241,6 +242,7 @@ def ensure_generated(root: str | os.PathLike[str], name: str) -> Path:
         (tmp / "GENERATOR.json").write_text(
             json.dumps({"generator": "zsbench.datasets.shapes", "version": GENERATOR_VERSION, "images": n}) + "\n"
         )
+        _normal_permissions(tmp)
         try:
             os.rename(tmp, dest)
         except OSError:
@@ -250,6 +252,16 @@ def ensure_generated(root: str | os.PathLike[str], name: str) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _normal_permissions(folder: Path) -> None:
+    """0755 for ``folder`` and every folder below it, 0644 for every file, whatever created them."""
+    os.chmod(folder, 0o755)
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for d in dirnames:
+            os.chmod(os.path.join(dirpath, d), 0o755)
+        for f in filenames:
+            os.chmod(os.path.join(dirpath, f), 0o644)
 
 
 _WRITERS = {

@@ -15,6 +15,7 @@ import json
 import pickle
 import struct
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -231,10 +232,18 @@ def write_fgvc_aircraft(root: Path) -> dict[str, Any]:
     return {"labels": [2, 0, 1], "classnames": variants}
 
 
-def write_image_folder(root: Path, folder: str, classes: dict[str, int], ext: str = ".jpg") -> list[int]:
-    """``<folder>/<class>/<k><ext>``; returns labels in ImageFolder order."""
+def write_image_folder(
+    root: Path, folder: str, classes: dict[str, int], ext: str = ".jpg", all_classes: Sequence[str] | None = None
+) -> list[int]:
+    """``<folder>/<class>/<k><ext>``; returns labels in ImageFolder order.
+
+    A label is the class's position in ``all_classes`` (the dataset's complete folder list) when given, else its
+    position among the folders written.
+    """
+    order = list(all_classes) if all_classes is not None else sorted(classes)
     labels = []
-    for idx, cls in enumerate(sorted(classes)):
+    for cls in sorted(classes):
+        idx = order.index(cls)
         for k in range(classes[cls]):
             save_image(Path(root) / folder / cls / f"{k:03d}{ext}", k, idx)
             labels.append(idx)
@@ -258,13 +267,16 @@ def write_cars(root: Path) -> dict[str, Any]:
 
 
 def write_dtd(root: Path) -> dict[str, Any]:
+    """Two of DTD's 47 classes; labels index the complete class list (banded = 0, zigzagged = 46)."""
+    from zsbench.datasets import get_spec
+
     d = Path(root) / "dtd/dtd"
     rows = ["zigzagged/z_1.jpg", "banded/b_1.jpg", "banded/b_2.jpg"]
     (d / "labels").mkdir(parents=True, exist_ok=True)
     (d / "labels/test1.txt").write_text("\n".join(rows) + "\n")
     for i, r in enumerate(rows):
         save_image(d / "images" / r, i)
-    return {"labels": [1, 0, 0], "classnames": ["banded", "zigzagged"]}
+    return {"labels": [46, 0, 0], "classnames": list(get_spec("dtd").class_folders)}
 
 
 def write_food101(root: Path) -> dict[str, Any]:

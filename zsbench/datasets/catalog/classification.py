@@ -15,6 +15,48 @@ _IMAGENET_LANGS = ("en", "cn", "jp", "ar", "it")
 _FORK_RAW = "https://raw.githubusercontent.com/OpenGVLab/InternVL/main/clip_benchmark/clip_benchmark/data"
 _TV = "zsbench.datasets.loaders.torchvision_sets"
 
+# Complete class-folder lists of the datasets read as class folders, in label order (torchvision: sorted folder
+# names, uppercase first). Labels come from these names, so a copy with a folder missing keeps every other label
+# (zsbench checks that each list lines up with the bundled class names: tests/reliability/test_datasets_folders.py).
+_COUNTRY211_FOLDERS = tuple(
+    """AD AE AF AG AI AL AM AO AQ AR AT AU AW AX AZ BA BB BD BE BF BG BH BJ BM BN BO BQ BR BS BT BW BY BZ CA CD CF CH CI
+    CK CL CM CN CO CR CU CV CW CY CZ DE DK DM DO DZ EC EE EG ES ET FI FJ FK FO FR GA GB GD GE GF GG GH GI GL GM GP GR GS GT
+    GU GY HK HN HR HT HU ID IE IL IM IN IQ IR IS IT JE JM JO JP KE KG KH KN KP KR KW KY KZ LA LB LC LI LK LR LT LU LV LY
+    MA MC MD ME MF MG MK ML MM MN MO MQ MR MT MU MV MW MX MY MZ NA NC NG NI NL NO NP NZ OM PA PE PF PG PH PK PL PR PS PT
+    PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SS SV SX SY SZ TG TH TJ TL TM TN TO TR TT TW TZ UA
+    UG US UY UZ VA VE VG VI VN VU WS XK YE ZA ZM ZW""".split()  # noqa: SIM905 (a compact word list)
+)
+_CALTECH101_FOLDERS = tuple(
+    """BACKGROUND_Google Faces Faces_easy Leopards Motorbikes accordion airplanes anchor ant barrel bass beaver
+    binocular bonsai brain brontosaurus buddha butterfly camera cannon car_side ceiling_fan cellphone chair chandelier
+    cougar_body cougar_face crab crayfish crocodile crocodile_head cup dalmatian dollar_bill dolphin dragonfly
+    electric_guitar elephant emu euphonium ewer ferry flamingo flamingo_head garfield gerenuk gramophone grand_piano
+    hawksbill headphone hedgehog helicopter ibis inline_skate joshua_tree kangaroo ketch lamp laptop llama lobster
+    lotus mandolin mayfly menorah metronome minaret nautilus octopus okapi pagoda panda pigeon pizza platypus pyramid
+    revolver rhino rooster saxophone schooner scissors scorpion sea_horse snoopy soccer_ball stapler starfish
+    stegosaurus stop_sign strawberry sunflower tick trilobite umbrella watch water_lilly wheelchair wild_cat
+    windsor_chair wrench yin_yang""".split()  # noqa: SIM905
+)
+_EUROSAT_FOLDERS = (
+    "AnnualCrop",
+    "Forest",
+    "HerbaceousVegetation",
+    "Highway",
+    "Industrial",
+    "Pasture",
+    "PermanentCrop",
+    "Residential",
+    "River",
+    "SeaLake",
+)
+_FER2013_FOLDERS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+_DTD_CLASSES = tuple(
+    """banded blotchy braided bubbly bumpy chequered cobwebbed cracked crosshatched crystalline dotted fibrous flecked
+    freckled frilly gauzy grid grooved honeycombed interlaced knitted lacelike lined marbled matted meshed paisley
+    perforated pitted pleated polka-dotted porous potholed scaly smeared spiralled sprinkled stained stratified
+    striped studded swirly veined waffled woven wrinkled zigzagged""".split()  # noqa: SIM905
+)
+
 
 def _cls(name: str, loader: str, size: int, layout: str, source: str, **kw) -> CatalogSpec:
     kw.setdefault("prompt_key", name)
@@ -143,6 +185,7 @@ _cls(
     "https://data.caltech.edu/records/mzrjq-6wc02 (caltech-101.zip -> 101_ObjectCategories.tar.gz, extract into "
     "root/caltech101/); README root ./data/",
     required=("caltech101/101_ObjectCategories",),
+    class_folders=_CALTECH101_FOLDERS,
 )
 _cls(
     "sun397",
@@ -167,6 +210,7 @@ _cls(
     "country211/test/<ISO code>/*.jpg",
     "https://openaipublic.azureedge.net/clip/data/country211.tgz (extract in root); README root ./data/",
     required=("country211/test",),
+    class_folders=_COUNTRY211_FOLDERS,
 )
 _cls(
     "cars",
@@ -185,6 +229,7 @@ _cls(
     "https://www.robots.ox.ac.uk/~vgg/data/dtd/download/dtd-r1.0.1.tar.gz (extract into root/dtd/); "
     "README root ./data/",
     required=("dtd/dtd/labels/test1.txt",),
+    class_folders=_DTD_CLASSES,
 )
 _cls(
     "eurosat",
@@ -194,6 +239,7 @@ _cls(
     "https://huggingface.co/datasets/torchgeo/eurosat/resolve/main/EuroSAT.zip (extract into root/eurosat/); "
     "README root ./data/",
     required=("eurosat/2750",),
+    class_folders=_EUROSAT_FOLDERS,
 )
 _cls(
     "fer2013",
@@ -204,6 +250,7 @@ _cls(
     splits=("test", "train"),
     sizes={"train": 28709},
     required=("test",),
+    class_folders=_FER2013_FOLDERS,
 )
 _cls(
     "food101",

@@ -9,7 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zsbench.datasets.base import ClassificationData, CorruptImageError, DatasetSpec, RetrievalData
+from zsbench.datasets.base import (
+    ClassificationData,
+    CorruptImageError,
+    DatasetSpec,
+    RetrievalData,
+    check_fingerprint_mode,
+    decode_image,
+    resolved_root,
+)
 from zsbench.datasets.languages import require_language
 from zsbench.errors import DatasetNotFoundError, ZsbenchError
 
@@ -102,7 +110,6 @@ def classification(
     dataset_classnames: list[str] | None = None,
     multilabel: bool = False,
     info: dict[str, Any] | None = None,
-    class_folders: list[str] | None = None,
 ) -> ClassificationData:
     """Check size and language, resolve class names and templates, and build the result."""
     from zsbench.datasets import prompts
@@ -123,12 +130,6 @@ def classification(
     n_classes = len(dataset_classnames) if dataset_classnames is not None else None
     if n_classes is not None and len(names) != n_classes:
         raise ZsbenchError(f"dataset {spec.name!r}: {len(names)} class names for {n_classes} classes")
-    if class_folders is not None and len(class_folders) != len(names) and not options.get("allow_incomplete"):
-        # ImageFolder labels index the folders present: with a folder missing every later label would shift.
-        raise DatasetNotFoundError(
-            f"dataset {spec.name!r} at {root} is incomplete: found {len(class_folders)} class folders, expected "
-            f"{len(names)}; {obtain_hint(spec)}"
-        )
     data_info = {"root": str(root), "split": split, "size": len(images), **pinfo, **(info or {})}
     return ClassificationData(images, targets, names, tmpl, multilabel=multilabel, info=data_info)
 
@@ -150,11 +151,18 @@ def retrieval(
     return RetrievalData(images, captions, info=data_info | (info or {}))
 
 
-def image_folder(folder: Path) -> tuple[list[str], list[tuple[str, int]]]:
-    """torchvision ``ImageFolder`` order: sorted class folders, then sorted walk; paths relative to ``folder``."""
-    classes = sorted(e.name for e in os.scandir(folder) if e.is_dir())
+def image_folder(
+    folder: Path, classes: Sequence[str] | None = None, labels: Sequence[int] | None = None
+) -> tuple[list[str], list[tuple[str, int]]]:
+    """torchvision ``ImageFolder`` order: sorted class folders, then sorted walk; paths relative to ``folder``.
+
+    ``classes`` (default: the sorted folders present) and their ``labels`` (default: positions) may be given.
+    """
+    if classes is None:
+        classes = sorted(e.name for e in os.scandir(folder) if e.is_dir())
+    classes = list(classes)
     samples: list[tuple[str, int]] = []
-    for idx, cls in enumerate(classes):
+    for idx, cls in zip(labels if labels is not None else range(len(classes)), classes):
         for dirpath, _, fnames in sorted(os.walk(folder / cls, followlinks=True)):
             for fname in sorted(fnames):
                 if fname.lower().endswith(IMG_EXTENSIONS):
@@ -162,14 +170,51 @@ def image_folder(folder: Path) -> tuple[list[str], list[tuple[str, int]]]:
     return classes, samples
 
 
-def decode_bytes(data: bytes, name: str) -> Any:
-    from PIL import Image
+def class_folder_samples(
+    spec: DatasetSpec, folder: Path, options: dict[str, Any], n_classes: int | None = None
+) -> tuple[list[str], list[tuple[str, int]], dict[str, Any]]:
+    """ImageFolder samples labelled by class-folder NAME: ``(class folders, [(relpath, label)], info)``.
 
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return im.convert("RGB")
-    except (OSError, ValueError, SyntaxError) as e:
-        raise CorruptImageError(f"cannot decode image {name}: {e}; fix or remove it, or pass --skip_corrupt") from e
+    torchvision's ``ImageFolder`` labels a sample by the position of its folder among the folders present, so
+    with one folder missing every later label shifts by one and the accuracy is silently wrong. Here labels
+    index ``spec.class_folders`` (the dataset's complete, sorted folder list): a missing folder is an error
+    unless ``allow_incomplete`` (then recorded in ``info["absent_classes"]``); a folder outside the list is an
+    error. A spec without the list falls back to ImageFolder positions, which are only right with every folder
+    present, so there an incomplete copy is refused even with ``allow_incomplete`` (``n_classes`` tells).
+    """
+    present = sorted(e.name for e in os.scandir(folder) if e.is_dir())
+    expected = list(spec.class_folders)
+    if not expected:
+        if n_classes is not None and len(present) != n_classes:
+            raise DatasetNotFoundError(
+                f"dataset {spec.name!r}: found {len(present)} class folders in {folder}, expected {n_classes}; "
+                "zsbench does not know this dataset's complete class-folder list, so it cannot label a copy with "
+                f"folders missing by name (not even with --allow_incomplete): restore them; {obtain_hint(spec)}"
+            )
+        expected = present
+    known = set(expected)
+    unknown = [d for d in present if d not in known]
+    if unknown:
+        raise DatasetNotFoundError(
+            f"dataset {spec.name!r}: class folder(s) {', '.join(map(repr, unknown[:3]))} in {folder} are not among "
+            f"its {len(expected)} classes; remove or rename them (expected layout: {spec.layout})"
+        )
+    have = set(present)
+    absent = [d for d in expected if d not in have]
+    if absent and not options.get("allow_incomplete"):
+        raise DatasetNotFoundError(
+            f"dataset {spec.name!r} at {folder} is incomplete: {len(absent)} of {len(expected)} class folders are "
+            f"missing ({', '.join(absent[:3])}{', ...' if len(absent) > 3 else ''}); {obtain_hint(spec)} (pass "
+            "--allow_incomplete, or allow_incomplete=True in Python, to evaluate a partial copy anyway)"
+        )
+    _, samples = image_folder(
+        folder, [d for d in expected if d in have], [expected.index(d) for d in expected if d in have]
+    )
+    return expected, samples, ({"absent_classes": absent} if absent else {})
+
+
+def decode_bytes(data: bytes, name: str) -> Any:
+    return decode_image(io.BytesIO(data), name)
 
 
 class ArchiveImageSet:
@@ -202,12 +247,17 @@ class ArchiveImageSet:
         name = f"{self.root / self.entries[index][0]}:{self.entries[index][3]}"
         try:
             data = self.read_bytes(index)
-        except (ValueError, KeyError, IndexError) as e:  # a broken TFRecord/protobuf record
+        except (OSError, ValueError, KeyError, IndexError) as e:  # unreadable archive, broken TFRecord record
             raise CorruptImageError(f"cannot read image {name}: {e}") from e
         return decode_bytes(data, name)
 
-    def fingerprint(self) -> str:
-        h = hashlib.sha256(b"archive-v1")
+    def fingerprint(self, mode: str = "stat") -> str:
+        check_fingerprint_mode(mode)
+        where = resolved_root(self.root) if mode == "stat" else ""  # as FileImageSet.fingerprint
+        h = hashlib.sha256(f"archive-v2\0{mode}\0{where}\n".encode())
+        if mode == "content":
+            self._hash_members(h)
+            return h.hexdigest()
         stats: dict[str, str] = {}
         for archive, offset, length, member in self.entries:
             if archive not in stats:
@@ -219,6 +269,28 @@ class ArchiveImageSet:
                 h.update(f"{archive}\0{stats[archive]}\n".encode())
             h.update(f"{member}\0{offset}\0{length}\n".encode())
         return h.hexdigest()
+
+    def _hash_members(self, h: Any) -> None:
+        # One open per archive; each member's raw byte range is what decoding reads.
+        handles: dict[str, Any] = {}
+        try:
+            for archive, offset, length, member in self.entries:
+                if archive not in handles:
+                    try:
+                        handles[archive] = open(self.root / archive, "rb")  # noqa: SIM115 (closed below)
+                    except FileNotFoundError:
+                        handles[archive] = None
+                f = handles[archive]
+                if f is None:
+                    digest = "missing"
+                else:
+                    f.seek(offset)
+                    digest = hashlib.sha256(f.read(length)).hexdigest()
+                h.update(f"{archive}\0{member}\0{offset}\0{length}\0{digest}\n".encode())
+        finally:
+            for f in handles.values():
+                if f is not None:
+                    f.close()
 
 
 class CropImageSet:
@@ -241,8 +313,8 @@ class CropImageSet:
         # PIL crop with the raw VOC pixel coordinates, exactly as CLIP_benchmark's PASCALVoc2007Cropped.
         return self.files.load_image(index).crop(self.boxes[index][1])
 
-    def fingerprint(self) -> str:
-        h = hashlib.sha256(f"crops-v1\0{self.files.fingerprint()}".encode())
+    def fingerprint(self, mode: str = "stat") -> str:
+        h = hashlib.sha256(f"crops-v1\0{self.files.fingerprint(mode)}".encode())
         for rel, box in self.boxes:
             h.update(f"{rel}\0{box}\n".encode())
         return h.hexdigest()

@@ -32,8 +32,11 @@ def wnid_lists() -> dict[str, list[str]]:
         return json.load(f)
 
 
-def _wnid_samples(spec: DatasetSpec, root: Path, folder: Path, wnids: list[str]) -> tuple[list[str], list[int]]:
-    """ImageFolder order over ``folder``; labels = position of the folder's wnid in ``wnids``."""
+def _wnid_samples(
+    spec: DatasetSpec, root: Path, folder: Path, wnids: list[str]
+) -> tuple[list[str], list[int], dict[str, Any]]:
+    """ImageFolder order over ``folder``; labels = position of the folder's wnid in ``wnids`` (by name, so a
+    missing folder shifts nothing); the info dict lists the wnids without a folder (``absent_classes``)."""
     index = {w: i for i, w in enumerate(wnids)}
     classes, samples = c.image_folder(folder)
     unknown = [d for d in classes if d not in index]
@@ -44,7 +47,9 @@ def _wnid_samples(spec: DatasetSpec, root: Path, folder: Path, wnids: list[str])
         )
     prefix = os.path.relpath(folder, root)
     rel = [os.path.normpath(os.path.join(prefix, p)) for p, _ in samples]
-    return rel, [index[classes[k]] for _, k in samples]
+    present = set(classes)
+    absent = [w for w in wnids if w not in present]
+    return rel, [index[classes[k]] for _, k in samples], ({"absent_classes": absent} if absent else {})
 
 
 def _parse_devkit(path: Path) -> list[str]:
@@ -73,10 +78,11 @@ def load_imagenet1k(root: Path, *, split: str = "test", language: str = "en", sp
     c.check_split(spec, split)
     wnids = wnid_lists()["imagenet1k"]
     if (root / "val").is_dir():
-        rel, labels = _wnid_samples(spec, root, root / "val", wnids)
+        rel, labels, info = _wnid_samples(spec, root, root / "val", wnids)
         images: Any = FileImageSet(root, rel)
         source = "val/"
     else:
+        info = {}
         c.require_root(spec, root, DEVKIT, VAL_TAR)
         val_wnids = _parse_devkit(root / DEVKIT)
         with tarfile.open(root / VAL_TAR) as tar:
@@ -94,7 +100,15 @@ def load_imagenet1k(root: Path, *, split: str = "test", language: str = "en", sp
         labels = [index[w] for w, _, _ in rows]
         source = VAL_TAR
     return c.classification(
-        spec, root, split, language, images, labels, options, classnames_key="imagenet1k", info={"source": source}
+        spec,
+        root,
+        split,
+        language,
+        images,
+        labels,
+        options,
+        classnames_key="imagenet1k",
+        info={"source": source, **info},
     )
 
 
@@ -104,11 +118,11 @@ def _subset(spec: DatasetSpec, root: Path, split: str, language: str, key: str, 
     c.require_root(spec, root)
     allw = wnid_lists()["imagenet1k"]
     subset = wnid_lists()[key]
-    rel, labels = _wnid_samples(spec, root, root, subset)
+    rel, labels, info = _wnid_samples(spec, root, root, subset)
     # Mask the 1000 names (any language) to the subset, in sorted-wnid order, as CLIP_benchmark does.
     mask = {allw.index(w) for w in subset}
     data = c.classification(
-        spec, root, split, language, FileImageSet(root, rel), labels, options, classnames_key="imagenet1k"
+        spec, root, split, language, FileImageSet(root, rel), labels, options, classnames_key="imagenet1k", info=info
     )
     if not options.get("custom_classname_file"):
         data.classnames = [n for i, n in enumerate(data.classnames) if i in mask]
@@ -128,9 +142,9 @@ def load_imagenet_sketch(root: Path, *, split: str = "test", language: str = "en
     c.check_options(spec, options)
     c.check_split(spec, split)
     c.require_root(spec, root)
-    rel, labels = _wnid_samples(spec, root, root, wnid_lists()["imagenet1k"])
+    rel, labels, info = _wnid_samples(spec, root, root, wnid_lists()["imagenet1k"])
     return c.classification(
-        spec, root, split, language, FileImageSet(root, rel), labels, options, classnames_key="imagenet1k"
+        spec, root, split, language, FileImageSet(root, rel), labels, options, classnames_key="imagenet1k", info=info
     )
 
 

@@ -30,8 +30,12 @@ def _start(spec: DatasetSpec, root: Path, split: str, options: dict[str, Any], *
 
 
 def _folder_dataset(spec, root, split, language, options, folder: str, classnames_key=None, names=None):
+    """ImageFolder over ``root/folder``, labels by class-folder name (``spec.class_folders``)."""
+    from zsbench.datasets.prompts import classnames as bundled_classnames
+
     _start(spec, root, split, options, folder)
-    classes, samples = c.image_folder(root / folder)
+    n_classes = len(bundled_classnames(classnames_key)) if classnames_key else None
+    classes, samples, info = c.class_folder_samples(spec, root / folder, options, n_classes)
     images = FileImageSet(root, [f"{folder}/{p}" for p, _ in samples])
     labels = [k for _, k in samples]
     return c.classification(
@@ -44,24 +48,88 @@ def _folder_dataset(spec, root, split, language, options, folder: str, classname
         options,
         classnames_key=classnames_key,
         dataset_classnames=None if classnames_key else (names if names is not None else classes),
-        class_folders=classes,
+        info=info,
     )
 
 
 # --- array formats ---------------------------------------------------------------------------------------------
+class _CifarUnpickler(pickle.Unpickler):
+    """Loads CIFAR batches without running code from the file.
+
+    A pickle can call any importable function while loading. Real CIFAR batches (Python 2 or 3, protocol 2) need
+    only numpy's array reconstruction, ``numpy.dtype``, builtin containers and ``_codecs.encode`` (how protocol 2
+    stores bytes); every other global is refused.
+    """
+
+    _BUILTINS = frozenset({"list", "dict", "tuple", "set", "frozenset", "bytearray", "bytes", "str", "int", "float"})
+
+    def find_class(self, module: str, name: str) -> Any:
+        import numpy as np
+
+        try:
+            from numpy._core import multiarray  # numpy >= 2
+        except ImportError:  # pragma: no cover - numpy 1.x
+            from numpy.core import multiarray  # type: ignore[no-redef]
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name in ("_reconstruct", "scalar"):
+            return getattr(multiarray, name)
+        if module == "numpy" and name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        if module in ("builtins", "__builtin__") and name in self._BUILTINS:
+            return super().find_class("builtins", name)
+        if module == "_codecs" and name == "encode":
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load global {module}.{name} (not part of a CIFAR batch)")
+
+
+def _read_cifar_pickle(path: Path, raw: bytes, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The dict in a CIFAR pickle (keys as ``str``), with ``keys`` present; one-line errors naming ``path``."""
+    import io
+
+    try:
+        obj = _CifarUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    except pickle.UnpicklingError as e:
+        if "refusing" in str(e):
+            raise DatasetNotFoundError(
+                f"{path} is not a CIFAR batch: {e}; it would run code when loaded, so it was not loaded. Delete it "
+                "and download/extract the dataset again from its official source"
+            ) from e
+        raise DatasetNotFoundError(
+            f"{path} is truncated or damaged ({e}); delete it and download/extract the dataset again"
+        ) from e
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as e:
+        raise DatasetNotFoundError(
+            f"{path} is truncated or damaged ({type(e).__name__}: {e}); delete it and download/extract the dataset again"
+        ) from e
+    if not isinstance(obj, dict):
+        raise DatasetNotFoundError(f"{path} is not a CIFAR batch (a {type(obj).__name__}, not a dict)")
+    entry = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
+    missing = [k for k in keys if k not in entry]
+    if missing:
+        raise DatasetNotFoundError(f"{path} is not a CIFAR batch: no {', '.join(missing)} entry")
+    return entry
+
+
 def _cifar(spec, root, split, language, options, folder, files, meta, meta_key, label_key):
     import numpy as np
 
     _start(spec, root, split, options, *(f"{folder}/{f}" for f in files), f"{folder}/{meta}")
     arrays, labels, digests = [], [], []
     for name in files:
-        raw = (root / folder / name).read_bytes()
+        path = root / folder / name
+        raw = path.read_bytes()
         digests.append(c.file_digest(raw))
-        entry = pickle.loads(raw, encoding="latin1")
-        arrays.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-        labels.extend(int(x) for x in entry[label_key])
-    with open(root / folder / meta, "rb") as f:
-        classes = list(pickle.load(f, encoding="latin1")[meta_key])
+        entry = _read_cifar_pickle(path, raw, ("data", label_key))
+        data = np.asarray(entry["data"], dtype=np.uint8)
+        batch_labels = [int(x) for x in entry[label_key]]
+        if data.size != len(batch_labels) * 3 * 32 * 32:
+            raise DatasetNotFoundError(
+                f"{path}: {data.size} pixel values for {len(batch_labels)} labels (expected 3072 per image); "
+                "delete it and download/extract the dataset again"
+            )
+        arrays.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        labels.extend(batch_labels)
+    meta_path = root / folder / meta
+    classes = [str(x) for x in _read_cifar_pickle(meta_path, meta_path.read_bytes(), (meta_key,))[meta_key]]
     images = ArrayImageSet(np.concatenate(arrays), f"{spec.name}/{split}", "+".join(digests))
     return c.classification(spec, root, split, language, images, labels, options, dataset_classnames=classes)
 
@@ -134,11 +202,16 @@ def load_caltech101(root: Path, *, split: str = "test", language: str = "en", sp
 
     Images are ``image_0001.jpg .. image_<n>.jpg`` per category, as torchvision indexes them.
     """
+    from zsbench.datasets.prompts import classnames as bundled_classnames
+
     base = "caltech101/101_ObjectCategories"
     _start(spec, root, "test", options, base)
-    categories = sorted(os.listdir(root / base))
+    # Labels by category name (spec.class_folders), so a missing category cannot shift the others.
+    categories, _, info = c.class_folder_samples(spec, root / base, options, len(bundled_classnames("caltech101")))
     rel, labels = [], []
     for idx, cat in enumerate(categories):
+        if cat in info.get("absent_classes", ()):
+            continue
         n = len(os.listdir(root / base / cat))
         rel += [f"{base}/{cat}/image_{i:04d}.jpg" for i in range(1, n + 1)]
         labels += [idx] * n
@@ -151,7 +224,7 @@ def load_caltech101(root: Path, *, split: str = "test", language: str = "en", sp
         labels,
         options,
         classnames_key="caltech101",
-        info={"split_ignored": True},
+        info={"split_ignored": True, **info},
     )
 
 
@@ -230,8 +303,17 @@ def load_dtd(root: Path, *, split: str = "test", language: str = "en", spec: Dat
         cls, name = line.strip().split("/")
         rel.append(f"{base}/images/{cls}/{name}")
         cls_of.append(cls)
-    classes = sorted(set(cls_of))
+    # Labels by class name from the complete list (spec.class_folders): with a class absent from a shortened
+    # list, sorted(set(...)) of the classes present would shift every later label.
+    classes = list(spec.class_folders) or sorted(set(cls_of))
     index = {cls: i for i, cls in enumerate(classes)}
+    unknown = sorted(set(cls_of) - set(index))
+    if unknown:
+        raise DatasetNotFoundError(
+            f"dataset {spec.name!r}: {root / base / 'labels' / f'{split}1.txt'} names classes {unknown[:3]} that are "
+            f"not among its {len(classes)} classes"
+        )
+    absent = [cls for cls in classes if cls not in set(cls_of)]
     return c.classification(
         spec,
         root,
@@ -241,6 +323,7 @@ def load_dtd(root: Path, *, split: str = "test", language: str = "en", spec: Dat
         [index[x] for x in cls_of],
         options,
         dataset_classnames=classes,
+        info={"absent_classes": absent} if absent else None,
     )
 
 
