@@ -102,6 +102,13 @@ def _eval_parser(sub: Any) -> None:
     p.add_argument("--model_cache_dir", default=None, help="passed to open_clip as cache_dir")
     p.add_argument("--cache_dir", default=None, help="embedding cache (default $ZSBENCH_CACHE_DIR or ~/.cache/zsbench)")
     p.add_argument("--no_cache", action="store_true", help="keep embeddings in memory only for this run")
+    p.add_argument(
+        "--fingerprint",
+        choices=["stat", "content"],
+        default="stat",
+        help="how image files enter the cache key: stat (names, sizes, mtimes, resolved dataset root; default) or "
+        "content (hash every file's bytes: slower, catches files replaced with their mtime restored)",
+    )
     p.add_argument("--annotation_file", default="", help="override the caption file of coco/flickr")
     p.add_argument("--custom_classname_file", default=None)
     p.add_argument("--custom_template_file", default=None)
@@ -184,6 +191,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         output=args.output,
         skip_existing=args.skip_existing,
         cache_dir="" if args.no_cache else args.cache_dir,
+        fingerprint=args.fingerprint,
         seed=args.seed,
         skip_corrupt=args.skip_corrupt,
         download=args.download,
@@ -201,27 +209,13 @@ def config_from_args(args: argparse.Namespace) -> Any:
     )
 
 
-def _validate(config: Any) -> None:
-    """Fail before any model loads: unknown model type, dataset, task or language is one line."""
-    from zsbench.datasets import get_spec
-    from zsbench.datasets.languages import canonical_language
-    from zsbench.engine.evaluate import resolve_task
-    from zsbench.models import MODEL_TYPES
-
-    MODEL_TYPES.canonical(config.model_type)
-    for dataset, language in config.datasets:
-        get_spec(dataset)
-        resolve_task(dataset, config.task)
-        for lang in [language] if language else config.languages:
-            canonical_language(lang)
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     from zsbench.engine.evaluate import Evaluator
 
     config = config_from_args(args)
-    _validate(config)
     evaluator = Evaluator(config)
+    # Names, settings, templates, output folders and classifier files: one line each, before any model loads.
+    evaluator.validate()
     from zsbench.engine.distributed import run_distributed, world_from_env
 
     # Under torchrun (WORLD_SIZE > 1) the images of each dataset are sharded over the ranks.
@@ -241,18 +235,32 @@ def _summary(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines) if lines else "nothing to do (all results exist)"
 
 
+def _write_text(path: str, text: str, flag: str) -> None:
+    """Write an output file atomically; an OS error (read-only folder, full disk) is one line naming it."""
+    from zsbench.engine.atomic import atomic_write_text, describe_os_error
+    from zsbench.errors import OutputError
+
+    try:
+        atomic_write_text(path, text)
+    except OSError as e:
+        raise OutputError(f"cannot write {flag} {path}: {describe_os_error(e)}") from e
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    from zsbench.engine.atomic import atomic_write_text
+    from zsbench.engine.checks import check_writable_file
     from zsbench.engine.results import collect, to_csv, to_markdown
 
+    for path, flag in ((args.output, "--output"), (args.markdown, "--markdown"), (args.report, "--report")):
+        if path:
+            check_writable_file(path, flag)
     records = collect(args.files)
-    atomic_write_text(args.output, to_csv(records))
+    _write_text(args.output, to_csv(records), "--output")
     if args.markdown:
-        atomic_write_text(args.markdown, to_markdown(records))
+        _write_text(args.markdown, to_markdown(records), "--markdown")
     if args.report:
         from zsbench.engine.snapshots import report_from_records
 
-        atomic_write_text(args.report, report_from_records(records, args.expected))
+        _write_text(args.report, report_from_records(records, args.expected), "--report")
     written = [p for p in (args.output, args.markdown, args.report) if p]
     print(f"wrote {len(records)} results to {', '.join(written)}")
     return 0

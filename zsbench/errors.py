@@ -20,3 +20,7 @@ class DatasetNotFoundError(ZsbenchError):
 
 class CheckpointError(ZsbenchError):
     """A checkpoint file or folder is missing, unreadable, or has the wrong keys."""
+
+
+class OutputError(ZsbenchError):
+    """A result, table, classifier or other output file that cannot be written where it was asked for."""

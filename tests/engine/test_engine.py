@@ -141,6 +141,6 @@ def test_image_set_fingerprint_is_computed_once_per_invocation(tmp_path, monkeyp
 
     calls = []
     original = ArrayImageSet.fingerprint
-    monkeypatch.setattr(ArrayImageSet, "fingerprint", lambda self: calls.append(1) or original(self))
+    monkeypatch.setattr(ArrayImageSet, "fingerprint", lambda self, mode="stat": calls.append(1) or original(self, mode))
     Evaluator(_config(tmp_path, languages=["en", "cn", "jp"], cache_dir="")).run()
     assert len(calls) == 1  # three languages, one image set

@@ -9,6 +9,9 @@ from zsbench.models.tiny import TINY_MODEL_NAME, tiny_weights_path
 
 DEFAULT_OUTPUT = "{dataset}_{pretrained}_{model}_{language}_{task}.json"
 DEFAULT_DATASETS = ["shapes", "shapes_captions"]
+# How an image set's files are fingerprinted for the cache key: "stat" (names, sizes, mtimes, resolved root; fast)
+# or "content" (the files' bytes; reads every image, catches a copy with equal names, sizes and mtimes).
+FINGERPRINT_MODES = ("stat", "content")
 
 
 @dataclass
@@ -35,6 +38,7 @@ class EvalConfig:
     output: str = DEFAULT_OUTPUT
     skip_existing: bool = False
     cache_dir: str | None = None  # None: default cache dir; "" disables the disk cache
+    fingerprint: str = "stat"  # one of FINGERPRINT_MODES
     seed: int = 0
     skip_corrupt: bool = False
     download: bool = False

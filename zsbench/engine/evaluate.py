@@ -6,6 +6,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import os
 import platform
 import time
 from collections import Counter
@@ -14,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from zsbench.datasets import CLASSIFICATION, RETRIEVAL, ClassificationData, RetrievalData, get_spec, load_dataset
+from zsbench.engine.atomic import describe_os_error, remove_stale_temps
 from zsbench.engine.cache import EmbeddingCache, default_cache_dir
+from zsbench.engine.checks import check_output_file, check_settings, check_writable_file, load_classifiers
 from zsbench.engine.config import EvalConfig
 from zsbench.engine.encode import LoaderSettings, encode_images, encode_texts
 from zsbench.engine.gpu_decode import encode_images_gpu_decode, supports_gpu_decode
 from zsbench.engine.plan import Job, ModelRef, build_plan, dataset_root_for, expand_datasets
 from zsbench.engine.results import SCHEMA_VERSION, has_record, write_record
-from zsbench.errors import ZsbenchError
+from zsbench.errors import OutputError, ZsbenchError
 from zsbench.models import load_model
 from zsbench.models.base import ZeroShotModel
 from zsbench.tasks import TASKS
@@ -64,6 +67,40 @@ class Evaluator:
         self.texts_encoded = 0
         self.world: Any = None  # set by engine.distributed when images are sharded over ranks
         self._fingerprints: dict[tuple[str, ...], str] = {}
+        self._validated = False
+
+    # -- checks before any work -------------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Check names, settings, templates, output paths and classifier files; each problem is one line.
+
+        Runs before any model loads or image is encoded (``run`` calls it once; the CLI calls it first).
+        """
+        from zsbench.datasets.languages import canonical_language
+        from zsbench.models import MODEL_TYPES
+
+        cfg = self.config
+        MODEL_TYPES.canonical(cfg.model_type)
+        for dataset, language in cfg.datasets:
+            get_spec(dataset)
+            resolve_task(dataset, cfg.task)
+            for lang in [language] if language else cfg.languages:
+                canonical_language(lang)
+        check_settings(cfg)
+        groups = self.plan()
+        if cfg.write_results:
+            for output in dict.fromkeys(j.output for _, jobs in groups for j in jobs):
+                check_output_file(output)
+        if cfg.load_clfs:
+            load_classifiers(cfg.load_clfs)
+        if cfg.save_clf:
+            check_writable_file(cfg.save_clf, "--save_clf")
+        self._validated = True
+
+    def remove_stale_temps(self, outputs: list[str]) -> None:
+        """Remove what killed runs left half-written in the output folders and the cache (never a live run's)."""
+        for folder in dict.fromkeys(os.path.dirname(os.path.abspath(o)) for o in outputs):
+            remove_stale_temps(folder)
+        self.cache.remove_stale_temps()
 
     # -- planning ---------------------------------------------------------------------------------------------
     def plan(self) -> list[tuple[ModelRef, list[Job]]]:
@@ -89,8 +126,12 @@ class Evaluator:
 
     def run(self) -> list[dict[str, Any]]:
         """Run every job of the plan; returns the result records in plan order."""
+        if not self._validated:
+            self.validate()
         groups = self.plan()
         outputs = Counter(j.output for _, jobs in groups for j in jobs)
+        if self.config.write_results:
+            self.remove_stale_temps(list(outputs))
         records: list[dict[str, Any]] = []
         for ref, jobs in groups:
             if self.config.skip_existing:
@@ -192,7 +233,10 @@ class Evaluator:
             "precision": model.precision.name,
             "transform": _stable_repr(model.transform),
             "dataset": job.dataset.removeprefix("wds/"),
+            # Two copies of a dataset with equal names, sizes and mtimes are told apart by where they are.
+            "dataset_root": resolved_root(job.dataset_root),
             "split": job.split,
+            "fingerprint_mode": self.config.fingerprint,
             "images": self._fingerprint(job, images),
             "n": len(images),
             "skip_corrupt": self.config.skip_corrupt,
@@ -219,16 +263,17 @@ class Evaluator:
         return emb, "miss", skipped
 
     def _fingerprint(self, job: Job, images: Any) -> str:
-        """``images.fingerprint()``, once per image set and invocation.
+        """``images.fingerprint(mode)``, once per image set and invocation (mode: ``--fingerprint``).
 
         The fingerprint stats every file; the five ImageNet languages (or eight XTD ones) would otherwise stat the
         same 50,000 files five times, which is slow on network file systems. The memo key holds the image keys
         themselves, so a language with other images (COCO-CN vs COCO) never shares an entry.
         """
         keys = hashlib.sha256("\0".join(images.image_key(i) for i in range(len(images))).encode()).hexdigest()
-        memo = (job.dataset, job.split, job.dataset_root, type(images).__name__, keys)
+        mode = self.config.fingerprint
+        memo = (job.dataset, job.split, job.dataset_root, type(images).__name__, keys, mode)
         if memo not in self._fingerprints:
-            self._fingerprints[memo] = images.fingerprint()
+            self._fingerprints[memo] = images.fingerprint(mode)
         return self._fingerprints[memo]
 
     def text_embeddings(self, model: ZeroShotModel, texts: list[str]) -> tuple[Any, str]:
@@ -254,7 +299,13 @@ class Evaluator:
         info["prompts_sha256"] = hashlib.sha256("\0".join(prompts).encode()).hexdigest()
         if self.config.load_clfs:
             # CLIP_benchmark: the plain mean of the saved classifiers, no renormalisation.
-            weights = torch.stack([torch.load(p, weights_only=True) for p in self.config.load_clfs]).mean(0)
+            weights = load_classifiers(self.config.load_clfs)
+            expected = (images.shape[1], len(data.classnames))
+            if tuple(weights.shape) != expected:
+                raise ZsbenchError(
+                    f"--load_clfs {', '.join(self.config.load_clfs)}: classifier shape {tuple(weights.shape)} does not "
+                    f"fit this model and dataset (embedding dim x classes = {expected}); pass ones saved for them"
+                )
             info["text_cache"] = "loaded"
         else:
             text, info["text_cache"] = self.text_embeddings(model, prompts)
@@ -262,7 +313,10 @@ class Evaluator:
         if self.config.save_clf:
             from zsbench.engine.atomic import atomic_write
 
-            atomic_write(self.config.save_clf, lambda f: torch.save(weights, f))
+            try:
+                atomic_write(self.config.save_clf, lambda f: torch.save(weights, f))
+            except OSError as e:
+                raise OutputError(f"cannot write --save_clf {self.config.save_clf}: {describe_os_error(e)}") from e
         targets = data.targets
         if keep is not None:
             targets = [targets[i] for i in keep] if isinstance(targets, list) else targets[keep]
@@ -332,6 +386,7 @@ class Evaluator:
             "seed": self.config.seed,
             "dataset_root": job.dataset_root,
             "split": job.split,
+            "fingerprint": self.config.fingerprint,
             "recall_k": list(self._recall_k(job)) if job.task == RETRIEVAL else None,
             "n_images": len(data.images),
             "n_evaluated": len(data.images) - len(skipped),
@@ -348,6 +403,11 @@ class Evaluator:
             "timing": {k: round(v, 4) for k, v in timing.items()},
             "dataset_info": data.info,
         }
+
+
+def resolved_root(root: str) -> str:
+    """The absolute, symlink-free form of a dataset root (URLs, e.g. webdataset on the Hub, as they are)."""
+    return root if "://" in root else os.path.realpath(root)
 
 
 def _stable_repr(obj: Any) -> str:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from zsbench.engine.atomic import atomic_write_json, atomic_write_text
-from zsbench.errors import ZsbenchError
+from zsbench.engine.atomic import atomic_write_json, atomic_write_text, describe_os_error
+from zsbench.errors import OutputError, ZsbenchError
 
 SCHEMA_VERSION = 1
 IDENTITY_KEYS = ("dataset", "model", "pretrained", "task", "language")
@@ -57,22 +59,94 @@ def same_job(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return all(a.get(k) == b.get(k) for k in IDENTITY_KEYS)
 
 
-def write_record(path: str | Path, record: dict[str, Any], *, shared: bool) -> None:
-    """Write ``record`` atomically.
+def lock_path(path: str | Path) -> Path:
+    """The sibling ``<output>.lock`` that serialises writers of ``path``."""
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
 
-    A path used by one job holds one JSON object, as in CLIP_benchmark. A path that several jobs of one
-    invocation share (e.g. the seed README's ``--output result.json`` with several languages) holds JSON Lines,
-    one record per job, so no result overwrites another; a rerun replaces its own line.
+
+@contextlib.contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<path>.lock`` (blocking) for a read-modify-replace of ``path``.
+
+    The lock file is removed on release, so no ``.lock`` files pile up beside results. That is safe because a
+    waiter that wakes up on an inode no longer at the path (its holder removed it) simply tries again.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock available
+        yield
+        return
+    lock = lock_path(path)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.stat(lock)
+            except FileNotFoundError:
+                current = None
+            mine = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
+            break
+        os.close(fd)  # the holder before us removed this lock file: take the current one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        os.close(fd)
+
+
+def existing_records(path: Path) -> list[dict[str, Any]]:
+    """The records already in ``path`` ([] if absent); OutputError for a file that is not a result file."""
+    if not path.exists():
+        return []
+    try:
+        records = read_records(path)
+    except (ZsbenchError, UnicodeDecodeError) as e:
+        raise OutputError(not_a_result_file(path)) from e
+    except OSError as e:
+        raise OutputError(f"cannot read the existing output {path}: {describe_os_error(e)}") from e
+    # A JSON file of something else (a config, a list) is not merged into: it is refused, never overwritten.
+    if not all(isinstance(r, dict) and "dataset" in r and "metrics" in r for r in records):
+        raise OutputError(not_a_result_file(path))
+    return records
+
+
+def not_a_result_file(path: str | Path) -> str:
+    return f"output {path} exists and is not a result file (JSON or JSON Lines records); move it or choose another --output"
+
+
+def write_record(path: str | Path, record: dict[str, Any], *, shared: bool = False) -> None:
+    """Write ``record`` atomically, keeping every other job's record already in ``path``.
+
+    A path that holds only this job's record (or nothing) gets one JSON object, as in CLIP_benchmark. A path that
+    also holds other jobs' records -- several jobs of one invocation (``shared``, e.g. the seed README's
+    ``--output result.json`` with several languages), or earlier or concurrent runs writing to the same file --
+    becomes JSON Lines, one record per job, earlier jobs first; a rerun of a job replaces its own line. The
+    read-modify-replace holds an exclusive lock on ``<path>.lock``, so concurrent runs never drop each other's
+    records. An existing file that is not a result file is refused, never overwritten.
+
+    Raises :class:`~zsbench.errors.OutputError` (one line) when the file cannot be written (read-only folder,
+    disk full); the previous content, if any, is then left untouched and no partial file remains.
     """
     record = strict(record)
     path = Path(path)
-    if not shared:
-        atomic_write_json(path, record)
-        return
-    existing = read_records(path) if path.exists() else []
-    kept = [r for r in existing if not same_job(r, record)]
-    lines = [json.dumps(r, allow_nan=False) for r in [*kept, record]]
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with locked(path):
+            kept = [r for r in existing_records(path) if not same_job(r, record)]
+            if not kept and not shared:
+                atomic_write_json(path, record)
+                return
+            lines = [json.dumps(r, allow_nan=False) for r in [*kept, record]]
+            atomic_write_text(path, "\n".join(lines) + "\n")
+    except OSError as e:
+        raise OutputError(f"cannot write result {path}: {describe_os_error(e)}") from e
 
 
 def has_record(path: str | Path, identity: dict[str, Any]) -> bool:
