@@ -1,6 +1,9 @@
 """``--model_type hf``: transformers ``CLIPModel`` / ``SiglipModel`` from a local folder (``save_pretrained`` layout).
 
-Loaded with ``local_files_only=True`` and never ``trust_remote_code``. Embeddings are ``get_image_features`` /
+Loaded with ``local_files_only=True`` and never ``trust_remote_code`` (a folder whose configs carry an
+``auto_map`` is refused). The weight files are checked before the model is built (safetensors headers against the
+file sizes, ``.bin`` files only through ``torch.load(weights_only=True)``), and a checkpoint with missing,
+unexpected or mis-shaped keys is refused, never evaluated with random weights. Embeddings are ``get_image_features`` /
 ``get_text_features``; texts are tokenized the way each family was trained (CLIP: pad to the longest, truncate
 at 77; SigLIP: pad to ``max_length`` 64, which SigLIP's text tower needs because it pools the last token).
 The image transform is the folder's preprocessor config reproduced with torchvision, checked in the tests to
@@ -9,15 +12,23 @@ match the HF image processor; processors that cannot be reproduced are wrapped a
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from zsbench.errors import CheckpointError, UnknownNameError, ZsbenchError
 from zsbench.models.base import ZeroShotModel, fingerprint_path, resolve_precision
+from zsbench.models.checkpoints import allowed, first_line, hf_weight_files, key_problems
 
 SUPPORTED = ("clip", "siglip")
 CLIP_MAX_LENGTH = 77
 SIGLIP_MAX_LENGTH = 64
+# Checkpoint keys that no CLIP/SigLIP embedding depends on: position_ids buffers that transformers < 4.31 saved
+# (now computed, non-persistent). Any other unexpected key means the folder is not what its config says.
+HARMLESS_UNEXPECTED = ("*.position_ids",)
+# Files whose ``auto_map`` would point transformers at Python code shipped in the folder.
+_AUTO_MAP_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json", "processor_config.json")
 
 
 class TorchvisionProcessor:
@@ -132,8 +143,12 @@ def load(
         raise ZsbenchError(f"unknown hf option(s) {', '.join(sorted(options))}; the hf adapter takes none")
     prec = resolve_precision(precision, device)
     folder = Path(pretrained or model).expanduser()
+    if not folder.is_dir() and model and (Path(model).expanduser() / "config.json").is_file():
+        # `--model FOLDER` alone: the CLI fills --pretrained with CLIP_benchmark's default tag, not a folder
+        folder = Path(model).expanduser()
     if not (folder / "config.json").is_file():
         raise CheckpointError(f"{folder} is not a transformers model folder (no config.json); pass it as --pretrained")
+    _refuse_remote_code(folder)
     kw = {"local_files_only": True, "trust_remote_code": False}
     try:
         config = AutoConfig.from_pretrained(folder, **kw)
@@ -144,12 +159,24 @@ def load(
         raise UnknownNameError(
             f"unsupported hf model_type {family!r} in {folder}; valid choices: {', '.join(SUPPORTED)}"
         )
+    # Cheap checks before any model is built: safetensors headers against file sizes, .bin files through the
+    # weights-only unpickler (so transformers' own torch.load, whatever its version does, only sees safe files).
+    _, safetensors = hf_weight_files(folder, explicit=getattr(config, "transformers_weights", None) or None)
     try:
-        module = AutoModel.from_pretrained(folder, dtype=torch.float32, **kw)
+        with _quiet_transformers():
+            module, info = AutoModel.from_pretrained(
+                folder,
+                dtype=torch.float32,
+                use_safetensors=safetensors,  # read exactly the files checked above
+                output_loading_info=True,
+                ignore_mismatched_sizes=True,  # report mis-shaped keys in `info` (refused below), not as a table
+                **kw,
+            )
+        _check_loading_info(info, folder, family)
         tokenizer = AutoTokenizer.from_pretrained(folder, **kw)
         processor = AutoImageProcessor.from_pretrained(folder, **kw)
-    except (OSError, ValueError, ImportError) as e:  # ImportError: e.g. SiglipTokenizer without protobuf
-        raise CheckpointError(f"cannot load {family} model from {folder}: {str(e).splitlines()[0]}") from e
+    except (OSError, ValueError, ImportError, RuntimeError) as e:  # ImportError: e.g. SiglipTokenizer w/o protobuf
+        raise CheckpointError(f"cannot load {family} model from {folder}: {first_line(e)}") from e
     module.eval()
     module.to(device=device, dtype=prec.weights_dtype)
 
@@ -199,6 +226,72 @@ def load(
         identity=_jsonable(identity),
         module=module,
     )
+
+
+def _refuse_remote_code(folder: Path) -> None:
+    """Refuse a folder whose configs point at its own Python code (``auto_map``): zsbench never runs it.
+
+    transformers with ``trust_remote_code=False`` would not run it either, but would quietly load the stock class
+    instead of the one the folder's author meant, which may compute different embeddings.
+    """
+    import json
+
+    for name in _AUTO_MAP_FILES:
+        f = folder / name
+        if not f.is_file():
+            continue
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"cannot read {f}: {first_line(e)}") from e
+        if isinstance(data, dict) and data.get("auto_map"):
+            targets = sorted({str(v) for v in _flatten(data["auto_map"]) if v})
+            raise CheckpointError(
+                f"{f} has an auto_map pointing at custom code in the folder ({', '.join(targets)}); zsbench never "
+                "runs code from a model folder: use a standard transformers CLIP/SigLIP folder (or remove auto_map "
+                "if the weights are a stock CLIPModel/SiglipModel)"
+            )
+
+
+def _flatten(v: Any) -> list[Any]:
+    if isinstance(v, dict):
+        return [x for item in v.values() for x in _flatten(item)]
+    if isinstance(v, list | tuple):
+        return [x for item in v for x in _flatten(item)]
+    return [v]
+
+
+def _check_loading_info(info: dict[str, Any], folder: Path, family: str) -> None:
+    """Refuse a checkpoint that left weights randomly initialised, had unknown keys, or keys of the wrong shape."""
+    missing = sorted(info.get("missing_keys") or ())
+    unexpected = sorted(k for k in info.get("unexpected_keys") or () if not allowed(k, HARMLESS_UNEXPECTED))
+    wrong = [(k, tuple(a), tuple(b)) for k, a, b in sorted(info.get("mismatched_keys") or ())]
+    problems = key_problems(missing, unexpected, wrong)
+    errors = [first_line(m) for m in info.get("error_msgs") or ()]
+    if errors:
+        problems.append(f"load errors: {errors[0]}")
+    if problems:
+        raise CheckpointError(
+            f"{folder} does not match its {family} config: {'; '.join(problems)}. zsbench does not evaluate "
+            "randomly initialised weights; is the checkpoint complete and the right one for config.json?"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """No load-report table or progress bar on stderr while loading (errors are zsbench's one line)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _features(out: Any) -> Any:

@@ -3,12 +3,15 @@
 
 Mirrors CLIP_benchmark's open_clip loader (``create_model_and_transforms`` keeping the *eval* transform,
 ``get_tokenizer``, ``model.eval()``), plus zsbench's explicit weight precision and an ``identity`` that
-pins everything the embeddings depend on.
+pins everything the embeddings depend on. Local checkpoint files are read by zsbench itself
+(:mod:`zsbench.models.checkpoints`: weights-only unpickling, safetensors headers checked) before the model is built,
+and keys are compared with the model so a mismatch names the keys.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 from zsbench._registry import unknown_name
 from zsbench.errors import CheckpointError, UnknownNameError, ZsbenchError
 from zsbench.models.base import ZeroShotModel, fingerprint_path, resolve_precision
+from zsbench.models.checkpoints import check_keys, read_state_dict
 
 LOCAL_DIR = "local-dir:"
 HF_HUB = "hf-hub:"
@@ -96,9 +100,19 @@ def load(
     prec = resolve_precision(precision, device)
     register_open_clip_configs()  # zsbench's own architectures (the embedded tiny model) must be known first
     name, oc_pretrained, weights_id = _resolve(model, pretrained)
+    # Read and check a local checkpoint before building anything: a truncated, garbage or pickled-code file is
+    # refused in one line; the tensors are then handed to open_clip instead of being read a second time.
+    preloaded: dict[str, Any] = {}
+    local = _local_checkpoint(name, oc_pretrained, weights_id)
+    if local is not None and local.suffix not in (".npz", ".npy"):  # big_vision numpy: open_clip's own reader
+        preloaded[os.path.realpath(local)] = read_state_dict(local)
 
     try:
-        with torch.random.fork_rng(devices=[]), _no_init(weights_id.get("source") == "file"):
+        with (
+            torch.random.fork_rng(devices=[]),
+            _no_init(weights_id.get("source") == "file"),
+            _checked_loading(name, preloaded),
+        ):
             torch.manual_seed(RANDOM_SEED)
             module, _, preprocess = open_clip.create_model_and_transforms(
                 name, pretrained=oc_pretrained, cache_dir=cache_dir, **options
@@ -153,6 +167,82 @@ def load(
         identity=identity,
         module=module,
     )
+
+
+def _local_checkpoint(name: str, oc_pretrained: str | None, weights_id: dict[str, Any]) -> Path | None:
+    """The weights file open_clip will read for a file or ``local-dir:`` source (None for tags, hub, random)."""
+    if weights_id.get("source") == "file" and oc_pretrained:
+        return Path(oc_pretrained)
+    if weights_id.get("source") == "local-dir":
+        from open_clip.factory import _find_checkpoint_in_dir
+
+        folder = Path(name[len(LOCAL_DIR) :])
+        found = _find_checkpoint_in_dir(folder)
+        if found is None:  # open_clip would only log a warning and evaluate random weights
+            raise CheckpointError(
+                f"{folder} has open_clip_config.json but no weights (*.safetensors, *.bin or *.pth); "
+                "copy the checkpoint into the folder"
+            )
+        return Path(found)
+    return None
+
+
+@contextlib.contextmanager
+def _checked_loading(name: str, preloaded: dict[str, Any]) -> Iterator[None]:
+    """While open_clip builds a model: read checkpoints with zsbench's safe reader, and check keys before loading.
+
+    open_clip's ``load_state_dict`` is replaced by :func:`~zsbench.models.checkpoints.read_state_dict`
+    (``weights_only=True`` whatever the installed open_clip does; older releases called ``torch.load`` without it), which
+    returns the already-read tensors for a preloaded file. Its ``load_checkpoint`` keeps all of open_clip's key
+    conversions but compares the final state dict with the model first, so a mismatch names the keys instead of
+    leaking torch's multi-line "Error(s) in loading state_dict".
+    """
+    import open_clip.factory as factory
+
+    original_read, original_load = factory.load_state_dict, factory.load_checkpoint
+
+    read: list[dict[str, Any]] = []  # the state dict open_clip is converting, for naming keys if that fails
+
+    def load_state_dict(checkpoint_path: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        cached = preloaded.pop(os.path.realpath(checkpoint_path), None)
+        state = cached if cached is not None else read_state_dict(checkpoint_path)
+        read[:] = [state]
+        return state
+
+    def load_checkpoint(model: Any, checkpoint_path: str, *args: Any, **kwargs: Any) -> Any:
+        torch_load = model.load_state_dict
+
+        def check(state_dict: dict[str, Any]) -> None:
+            expected = {key: tuple(v.shape) for key, v in model.state_dict().items()}
+            found = {key: tuple(getattr(v, "shape", ())) for key, v in state_dict.items()}
+            check_keys(
+                found, expected, source=str(checkpoint_path), what=f"open_clip {name}",
+                hint="Is this the right checkpoint for this architecture (--model)?",
+            )  # fmt: skip
+
+        def checked(state_dict: dict[str, Any], *a: Any, **k: Any) -> Any:
+            check(state_dict)
+            return torch_load(state_dict, *a, **k)
+
+        model.load_state_dict = checked  # this instance only, for this one call
+        try:
+            return original_load(model, checkpoint_path, *args, **kwargs)
+        except (AssertionError, RuntimeError, ValueError, KeyError):
+            # open_clip's conversions (e.g. resize_pos_embed's "text pos_embed width changed!") fail on a
+            # checkpoint of another architecture before any key is compared: name the keys if they differ.
+            if read:
+                check(read[0])
+            raise
+        finally:
+            read.clear()
+            del model.load_state_dict
+
+    factory.load_state_dict, factory.load_checkpoint = load_state_dict, load_checkpoint
+    try:
+        yield
+    finally:
+        factory.load_state_dict, factory.load_checkpoint = original_read, original_load
+        preloaded.clear()
 
 
 @contextlib.contextmanager

@@ -9,8 +9,6 @@ Key names are checked first, against the file's own naming, and any mismatch rai
 
 from __future__ import annotations
 
-import fnmatch
-import json
 import logging
 import os
 import re
@@ -22,6 +20,18 @@ import torch
 from torch import nn
 
 from zsbench.errors import CheckpointError
+from zsbench.models.checkpoints import (
+    as_state_dict,
+    check_keys,
+    check_safetensors_shards,
+    first_line,
+    is_safetensors,
+    is_zip,
+    listing,
+    load_torch_file,
+    safetensors_header,
+    shard_index,
+)
 from zsbench.models.internvl.config import InternVLConfig, load_hf_config
 from zsbench.models.internvl.model import BuildOptions, InternVLModel, build_model
 
@@ -32,7 +42,6 @@ HF_UNUSED_KEYS = ("qllama.lm_head.weight", "itm_head.*")
 # Keys only the InternVL-G image path needs: allowed (and skipped) when the model is built for C only.
 HF_G_ONLY_KEYS = ("query_tokens", "clip_projector2.*", "qllama.model.layers.*.cross_attn.*")
 
-_MAX_LISTED = 8
 
 # -- .pth <-> internal (HF) names ------------------------------------------------------------------------
 _PTH_TO_HF = (
@@ -78,55 +87,8 @@ def expected_shapes(model: nn.Module, to_file_name: Callable[[str], str]) -> dic
     return {to_file_name(k): tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-# -- key checking ----------------------------------------------------------------------------------------
-def _natural(name: str) -> list[Any]:
-    # blocks.2 before blocks.10, so the first listed keys are the first layers.
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-def _listing(names: Iterable[str]) -> str:
-    names = sorted(names, key=_natural)
-    shown = ", ".join(names[:_MAX_LISTED])
-    more = f", ... ({len(names) - _MAX_LISTED} more)" if len(names) > _MAX_LISTED else ""
-    return f"{len(names)}: {shown}{more}"
-
-
-def _allowed(name: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
-
-
-def check_keys(
-    found: dict[str, tuple[int, ...]],
-    expected: dict[str, tuple[int, ...]],
-    *,
-    source: str,
-    what: str,
-    allow_unexpected: Iterable[str] = (),
-) -> list[str]:
-    """Return the file keys to load; raise naming every missing, unexpected or mis-shaped key."""
-    allow = tuple(allow_unexpected)
-    missing = [k for k in expected if k not in found]
-    unexpected = [k for k in found if k not in expected and not _allowed(k, allow)]
-    wrong = [
-        f"{k} {list(found[k])} (expected {list(expected[k])})"
-        for k in expected
-        if k in found and tuple(found[k]) != expected[k]
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing keys {_listing(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys {_listing(unexpected)}")
-    if wrong:
-        problems.append(f"wrong shapes {_listing(wrong)}")
-    if problems:
-        hint = (
-            " If the extra keys are harmless, pass ignore_unexpected=('pattern*', ...)."
-            if unexpected and not missing and not wrong
-            else " Is this the right checkpoint for this adapter and config?"
-        )
-        raise CheckpointError(f"{source} does not match {what}: {'; '.join(problems)}.{hint}")
-    return [k for k in found if k in expected]
+# -- key checking (shared with the other adapters: zsbench.models.checkpoints) ----------------------------------
+_listing = listing
 
 
 # -- materialisation -------------------------------------------------------------------------------------
@@ -172,23 +134,12 @@ def load_pth(
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"InternVL .pth checkpoint not found: {p}")
-    try:
-        # mmap: tensors stay on disk until each one is cast; weights_only: no arbitrary pickle code.
-        state = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError as e:
-        if "mmap" not in str(e):  # only files in the pre-1.6 (non-zip) format cannot be mapped
-            raise CheckpointError(f"cannot load {p} with torch.load(weights_only=True, mmap=True): {e}") from e
-        log.warning("%s cannot be memory-mapped (old torch.save format); reading it whole into memory", p)
-        try:
-            state = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as e2:
-            raise CheckpointError(f"cannot load {p} with torch.load(weights_only=True): {e2}") from e2
-    except Exception as e:  # any unpickling failure is a checkpoint problem for the user
-        raise CheckpointError(f"cannot load {p} with torch.load(weights_only=True, mmap=True): {e}") from e
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]  # tolerate the common training wrapper
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{p} is not a flat state dict of tensors")
+    if is_safetensors(p):
+        raise CheckpointError(f"{p} is a safetensors file; the .pth adapters read torch.save files (use an HF folder)")
+    # weights_only: no pickle code ever runs; mmap (zip format only): tensors stay on disk until each one is cast.
+    if not is_zip(p):  # info, not warning: a refused file must leave exactly one line on stderr
+        log.info("%s cannot be memory-mapped (old torch.save format); reading it whole into memory", p)
+    state = as_state_dict(load_torch_file(p, mmap=True), p)
     model = build_model(config, BuildOptions(style="pth", query_branch=False))
     expected = expected_shapes(model, internal_to_pth)
     found = {k: tuple(v.shape) for k, v in state.items()}
@@ -207,27 +158,23 @@ def load_pth(
 
 # -- HF folder -------------------------------------------------------------------------------------------
 def hf_weight_files(folder: Path) -> dict[str, Path]:
-    """Tensor name -> shard file, from ``model.safetensors.index.json`` or a single ``model.safetensors``."""
+    """Tensor name -> shard file, from ``model.safetensors.index.json`` or a single ``model.safetensors``.
+
+    Every shard's header is checked against its size (a truncated or garbage shard is refused here, before the
+    model is built), and every tensor the index names must be in its shard.
+    """
     index = folder / "model.safetensors.index.json"
     single = folder / "model.safetensors"
     if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        except (OSError, ValueError, KeyError) as e:
-            raise CheckpointError(f"cannot read the shard index {index}: {e}") from e
-        files = {name: folder / shard for name, shard in weight_map.items()}
-        absent = sorted({str(f) for f in files.values() if not f.is_file()})
-        if absent:
-            raise CheckpointError(f"{index} names shard files that are missing: {', '.join(absent)}")
+        files = shard_index(index)
+        check_safetensors_shards(files, index)
         return files
     if single.is_file():
-        from safetensors import safe_open
-
-        with safe_open(str(single), framework="pt") as f:
-            return {name: single for name in f.keys()}  # noqa: SIM118 - safe_open has no __iter__
+        return dict.fromkeys(safetensors_header(single), single)
     raise CheckpointError(
         f"{folder} has neither model.safetensors.index.json nor model.safetensors "
-        "(only safetensors HF folders are supported; the older pytorch_model-*.bin shards are not read)"
+        "(only safetensors HF folders are supported; the older pytorch_model-*.bin shards are not read: "
+        "convert them with transformers' save_pretrained(safe_serialization=True))"
     )
 
 
@@ -257,13 +204,9 @@ def load_hf_folder(
     for name, shard in files.items():
         by_shard.setdefault(shard, []).append(name)
     found: dict[str, tuple[int, ...]] = {}
-    for shard, names in by_shard.items():
-        with safe_open(str(shard), framework="pt") as f:
-            present = set(f.keys())
-            for name in names:
-                if name not in present:
-                    raise CheckpointError(f"the shard index says {name} is in {shard.name}, but it is not there")
-                found[name] = tuple(f.get_slice(name).get_shape())
+    for shard, names in by_shard.items():  # headers only (hf_weight_files checked them against the files)
+        header = safetensors_header(shard)
+        found.update({name: header[name][1] for name in names})
     keys = set(check_keys(found, expected, source=str(root), what=f"{mode} (HF folder)", allow_unexpected=allow))
 
     def stream() -> Iterator[tuple[str, torch.Tensor]]:
@@ -271,10 +214,17 @@ def load_hf_folder(
             with safe_open(str(shard), framework="pt") as f:
                 for name in names:
                     if name in keys:
-                        yield name, f.get_tensor(name)
+                        yield name, _read_tensor(f, name, shard)
 
     materialize(model, stream(), device=device, dtype=dtype)
     return model
+
+
+def _read_tensor(f: Any, name: str, shard: Path) -> torch.Tensor:
+    try:
+        return f.get_tensor(name)
+    except Exception as e:  # the header was valid, so the data itself is damaged
+        raise CheckpointError(f"cannot read {name} from {shard}: {first_line(e)}; re-download the shard") from e
 
 
 def describe_dtypes(model: nn.Module) -> dict[str, Any]:
