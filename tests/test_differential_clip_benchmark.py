@@ -1,11 +1,21 @@
 """Differential test: zsbench's metrics equal CLIP_benchmark's on the same model and the same data.
 
-Same random-weight open_clip model (the tiny zsbench architecture, so the test runs in seconds), same images in
-the same order, same prompts; CLIP_benchmark's own evaluate functions on one side, ``zsbench.evaluate`` (planner,
-cache, batched prompts, pure metrics) on the other. Every metric must agree within 1e-6.
+Same open_clip model, same images in the same order, same prompts; CLIP_benchmark's own evaluate functions on one
+side, ``zsbench.evaluate`` (planner, cache, batched prompts, pure metrics) on the other. Every metric must agree
+within 1e-6.
+
+The comparison is only worth something if a wrong zsbench would fail it. A random-weight model predicts one class
+for every image, so acc1 is the share of that class whether or not the classifier columns or the labels are in the
+right order. So the model here is the embedded tiny CLIP with seeded noise on its image tower: it classifies the
+shapes about half right (well above chance, well below 1), and every metric is asserted to be strictly between
+its trivial values. ``test_mutation_is_caught`` then breaks zsbench on purpose (classifier columns flipped, labels
+or captions shifted by one, ...) and asserts that the comparison now fails.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +27,16 @@ cb_cls = pytest.importorskip(
 cb_ret = pytest.importorskip("clip_benchmark.metrics.zeroshot_retrieval")
 
 import zsbench  # noqa: E402
-from zsbench.models.tiny import TINY_MODEL_NAME, register_open_clip_configs  # noqa: E402
+import zsbench.engine.evaluate as zs_evaluate  # noqa: E402
+import zsbench.tasks.classification as zs_classification  # noqa: E402
+from zsbench.models.tiny import TINY_MODEL_NAME, WEIGHTS_FILE, register_open_clip_configs  # noqa: E402
+
+# Noise on the image tower, relative to each tensor's spread: 0.15 puts acc1 near 0.5 on the 10 shapes (the clean
+# model scores 1.0, random weights 0.1) and image->text / text->image recall@1 near 0.3 / 0.15.
+NOISE = 0.15
+NOISE_SEED = 0
+N_VOC = 12
+TOL = 1e-6
 
 
 def _accuracy_item(output, target, topk=(1,)):
@@ -30,14 +49,20 @@ def _accuracy_item(output, target, topk=(1,)):
 
 
 @pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    import open_clip
+def model_file(tmp_path_factory) -> Path:
+    """The embedded tiny CLIP, fp32, with deterministic Gaussian noise on the image tower's weight matrices."""
+    from safetensors.torch import load_file
 
-    register_open_clip_configs()
-    torch.manual_seed(1234)
-    model = open_clip.create_model(TINY_MODEL_NAME, pretrained=None)
-    path = tmp_path_factory.mktemp("weights") / "random_tiny.pt"
-    torch.save(model.state_dict(), path)
+    generator = torch.Generator().manual_seed(NOISE_SEED)
+    state = {}
+    for key, value in load_file(str(WEIGHTS_FILE)).items():
+        if value.is_floating_point():
+            value = value.float()
+            if key.startswith("visual.") and value.ndim >= 2:
+                value = value + NOISE * value.std() * torch.randn(value.shape, generator=generator)
+        state[key] = value
+    path = tmp_path_factory.mktemp("weights") / "noisy_tiny.pt"
+    torch.save(state, path)
     return path
 
 
@@ -45,9 +70,26 @@ def model_file(tmp_path_factory):
 def reference(model_file):
     import open_clip
 
+    register_open_clip_configs()
     model, _, preprocess = open_clip.create_model_and_transforms(TINY_MODEL_NAME, pretrained=str(model_file))
     model.eval()
     return model, preprocess, open_clip.get_tokenizer(TINY_MODEL_NAME)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    from zsbench.testing.replicas import write_voc2007
+
+    root = tmp_path_factory.mktemp("data")
+    write_voc2007(root, N_VOC)
+    return root
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    # One embedding cache for the module: the mutated runs reuse the image embeddings of the honest run (every
+    # mutation acts after encoding), which keeps the whole file well under 30 s on 2 cores.
+    return tmp_path_factory.mktemp("cache")
 
 
 class _Pairs(torch.utils.data.Dataset):
@@ -62,55 +104,149 @@ class _Pairs(torch.utils.data.Dataset):
         return self.transform(self.images.load_image(i)), self.targets[i]
 
 
-def _zsbench(model_file, dataset, root, **kw):
+DATASETS = {
+    "classification": ("shapes", {}),
+    "multilabel": ("voc2007_multilabel", {"allow_incomplete": True}),
+    "retrieval": ("shapes_captions", {}),
+}
+
+
+def _clip_benchmark(kind: str, reference, root: Path) -> dict:
+    model, preprocess, tokenizer = reference
+    name, options = DATASETS[kind]
+    data = zsbench.load_dataset(name, root, **options)
+    if kind == "retrieval":
+        from clip_benchmark.datasets.builder import image_captions_collate_fn
+
+        loader = torch.utils.data.DataLoader(_Pairs(data.images, data.captions, preprocess), batch_size=64,
+                                             collate_fn=image_captions_collate_fn)  # fmt: skip
+        return cb_ret.evaluate(model, loader, tokenizer, recall_k_list=[1, 5, 10], device="cpu", amp=False)
+    targets = data.targets
+    if kind == "multilabel":
+        targets = [torch.as_tensor(np.asarray(t), dtype=torch.float32) for t in data.targets]
+    loader = torch.utils.data.DataLoader(_Pairs(data.images, targets, preprocess, data.classnames), batch_size=64)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cb_cls, "accuracy", _accuracy_item)
+        return cb_cls.evaluate(model, loader, tokenizer, data.classnames, data.templates, device="cpu", amp=False,
+                               verbose=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def theirs(reference, root) -> Callable[[str], dict]:
+    """CLIP_benchmark's metrics per kind, computed once per module."""
+    done: dict[str, dict] = {}
+
+    def get(kind: str) -> dict:
+        if kind not in done:
+            done[kind] = _clip_benchmark(kind, reference, root)
+        return done[kind]
+
+    return get
+
+
+def _zsbench(kind: str, model_file: Path, root: Path, cache_dir: Path) -> dict:
+    name, options = DATASETS[kind]
     records = zsbench.evaluate(model_type="open_clip", model=TINY_MODEL_NAME, pretrained=str(model_file),
-                               datasets=[dataset], dataset_root=str(root), precision="fp32", batch_size=64,
-                               num_workers=0, cache_dir="", write_results=False, progress=False, verbose=False,
-                               device="cpu", **kw)  # fmt: skip
+                               datasets=[name], dataset_root=str(root), precision="fp32", batch_size=64,
+                               num_workers=0, cache_dir=str(cache_dir), write_results=False, progress=False,
+                               verbose=False, device="cpu", dataset_options=options)  # fmt: skip
     return records[0]["metrics"]
 
 
-def _assert_close(ours: dict, theirs: dict) -> None:
-    assert set(ours) == set(theirs), (ours, theirs)
+def _differences(ours: dict, theirs: dict) -> list[str]:
+    """Every metric where zsbench and CLIP_benchmark disagree by more than TOL (NaN upstream = null here)."""
+    if set(ours) != set(theirs):
+        return [f"metric names differ: {sorted(ours)} vs {sorted(theirs)}"]
+    out = []
     for key, value in theirs.items():
         if isinstance(value, float) and np.isnan(value):
-            assert ours[key] is None, key
-        else:
-            assert abs(ours[key] - float(value)) <= 1e-6, (key, ours[key], value)
+            if ours[key] is not None:
+                out.append(f"{key}: {ours[key]} (want null)")
+        elif ours[key] is None or abs(ours[key] - float(value)) > TOL:
+            out.append(f"{key}: zsbench {ours[key]} vs CLIP_benchmark {float(value)}")
+    return out
 
 
-def test_classification_matches(monkeypatch, tmp_path, model_file, reference):
-    monkeypatch.setattr(cb_cls, "accuracy", _accuracy_item)
-    model, preprocess, tokenizer = reference
-    data = zsbench.load_dataset("shapes", tmp_path)
-    loader = torch.utils.data.DataLoader(_Pairs(data.images, data.targets, preprocess, data.classnames), batch_size=64)
-    theirs = cb_cls.evaluate(model, loader, tokenizer, data.classnames, data.templates, device="cpu", amp=False,
-                             verbose=False)  # fmt: skip
-    ours = _zsbench(model_file, "shapes", tmp_path)
-    _assert_close(ours, theirs)
+def test_classification_matches(model_file, root, cache_dir, theirs):
+    reference = theirs("classification")
+    # A model that predicts one class for everything would hide a wrong classifier or label order.
+    assert 0.3 <= reference["acc1"] <= 0.8, reference
+    assert 0.3 <= reference["mean_per_class_recall"] <= 0.8, reference
+    assert reference["acc1"] < reference["acc5"] < 1.0, reference
+    assert _differences(_zsbench("classification", model_file, root, cache_dir), reference) == []
 
 
-def test_multilabel_matches(monkeypatch, tmp_path, model_file, reference):
-    from zsbench.testing.replicas import write_voc2007
-
-    model, preprocess, tokenizer = reference
-    write_voc2007(tmp_path, 12)
-    data = zsbench.load_dataset("voc2007_multilabel", tmp_path, allow_incomplete=True)
-    targets = [torch.as_tensor(np.asarray(t), dtype=torch.float32) for t in data.targets]
-    loader = torch.utils.data.DataLoader(_Pairs(data.images, targets, preprocess, data.classnames), batch_size=64)
-    theirs = cb_cls.evaluate(model, loader, tokenizer, data.classnames, data.templates, device="cpu", amp=False,
-                             verbose=False)  # fmt: skip
-    ours = _zsbench(model_file, "voc2007_multilabel", tmp_path, dataset_options={"allow_incomplete": True})
-    _assert_close(ours, theirs)
+def test_multilabel_matches(model_file, root, cache_dir, theirs):
+    reference = theirs("multilabel")
+    assert 0.0 < reference["mean_average_precision"] < 1.0, reference
+    assert _differences(_zsbench("multilabel", model_file, root, cache_dir), reference) == []
 
 
-def test_retrieval_matches(tmp_path, model_file, reference):
-    from clip_benchmark.datasets.builder import image_captions_collate_fn
+def test_retrieval_matches(model_file, root, cache_dir, theirs):
+    reference = theirs("retrieval")
+    for key in ("image_retrieval_recall@1", "text_retrieval_recall@1"):
+        assert 0.05 <= reference[key] <= 0.9, (key, reference)
+    assert reference["image_retrieval_recall@1"] < reference["image_retrieval_recall@5"] < 1.0, reference
+    assert _differences(_zsbench("retrieval", model_file, root, cache_dir), reference) == []
 
-    model, preprocess, tokenizer = reference
-    data = zsbench.load_dataset("shapes_captions", tmp_path)
-    loader = torch.utils.data.DataLoader(_Pairs(data.images, data.captions, preprocess), batch_size=64,
-                                         collate_fn=image_captions_collate_fn)  # fmt: skip
-    theirs = cb_ret.evaluate(model, loader, tokenizer, recall_k_list=[1, 5, 10], device="cpu", amp=False)
-    ours = _zsbench(model_file, "shapes_captions", tmp_path)
-    _assert_close(ours, theirs)
+
+# --- mutations: each breaks zsbench's side in one way a real bug could, and the comparison must notice -----------
+def _wrap_load_dataset(monkeypatch, change: Callable) -> None:
+    real = zs_evaluate.load_dataset
+
+    def load(*args, **kwargs):
+        return change(real(*args, **kwargs))
+
+    monkeypatch.setattr(zs_evaluate, "load_dataset", load)
+
+
+def _flip_classifier_columns(monkeypatch) -> None:
+    real = zs_classification.class_weights
+    monkeypatch.setattr(zs_classification, "class_weights", lambda *a, **k: real(*a, **k).flip(1))
+
+
+def _shift_labels(monkeypatch) -> None:
+    from dataclasses import replace
+
+    def shift(data):
+        n = len(data.classnames)
+        return replace(data, targets=[(int(t) + 1) % n for t in data.targets])
+
+    _wrap_load_dataset(monkeypatch, shift)
+
+
+def _shift_multilabel_classes(monkeypatch) -> None:
+    from dataclasses import replace
+
+    _wrap_load_dataset(monkeypatch, lambda d: replace(d, targets=np.roll(np.asarray(d.targets), 1, axis=1)))
+
+
+def _shift_captions(monkeypatch) -> None:
+    from dataclasses import replace
+
+    _wrap_load_dataset(monkeypatch, lambda d: replace(d, captions=d.captions[1:] + d.captions[:1]))
+
+
+MUTATIONS = {
+    "classifier_columns_flipped": ("classification", _flip_classifier_columns),
+    "labels_shifted_by_one": ("classification", _shift_labels),
+    "multilabel_classifier_columns_flipped": ("multilabel", _flip_classifier_columns),
+    "multilabel_classes_shifted_by_one": ("multilabel", _shift_multilabel_classes),
+    "captions_shifted_by_one_image": ("retrieval", _shift_captions),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_mutation_is_caught(monkeypatch, mutation, model_file, root, cache_dir, theirs):
+    kind, mutate = MUTATIONS[mutation]
+    reference = theirs(kind)
+    mutate(monkeypatch)
+    ours = _zsbench(kind, model_file, root, cache_dir)
+    differences = _differences(ours, reference)
+    assert differences, f"{mutation}: zsbench still agrees with CLIP_benchmark ({ours})"
+    headline = {
+        "classification": "acc1",
+        "multilabel": "mean_average_precision",
+        "retrieval": "text_retrieval_recall@1",
+    }
+    assert any(d.startswith(headline[kind]) for d in differences), differences

@@ -5,18 +5,30 @@ real evaluation through session-scoped fixtures: one model pool (a model loads o
 with one embedding cache (so the five ImageNet-1k language cases encode the 50,000 images once). Heavy cases
 carry the ``gpu`` marker. ``--snapshot-update`` (syrupy's flag) rewrites the ``expected`` block of the cases that
 ran; zsbench writes the files itself because syrupy's cleanup would delete the snapshots of skipped cases.
+
+A snapshot file that is not a valid case (bad JSON, a missing key, a negative tolerance, ...) becomes one case that
+errors at setup with a message naming the file and the problem; every other case runs as usual.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from zsbench.engine.snapshots import Case, compare, load_cases, marker_name, report_markdown, update_snapshot
+from zsbench.engine.snapshots import (
+    Case,
+    InvalidCase,
+    compare,
+    marker_name,
+    report_markdown,
+    scan_cases,
+    update_snapshot,
+)
 from zsbench.errors import CheckpointError, DatasetNotFoundError
 
 
@@ -59,7 +71,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--zs-perf", action="store_true", help="run the pytest-benchmark speed cases (benchmarks/perf)")
 
 
+_CASES_KEY = pytest.StashKey[list]()
+
+
+def snapshot_entries(config: pytest.Config) -> list[Case | InvalidCase]:
+    """Every snapshot file under --zs-expected-dir, read and validated once per session."""
+    if _CASES_KEY not in config.stash:
+        config.stash[_CASES_KEY] = scan_cases(config.getoption("--zs-expected-dir"))
+    return config.stash[_CASES_KEY]
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    tolerance = config.getoption("--zs-tolerance")
+    # nan would fail every metric, inf (or >= 1) pass every one, a negative value fail all: none is a tolerance.
+    if tolerance is not None and not (math.isfinite(tolerance) and 0 <= tolerance < 1):
+        raise pytest.UsageError(f"--zs-tolerance must be a finite number >= 0 and < 1, got {tolerance}")
     for name, text in [
         ("gpu", "heavy case: needs a GPU, real weights and data (the paper reproductions)"),
         ("zs_case", "a zsbench regression case generated from expected/"),
@@ -67,7 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
     ]:
         config.addinivalue_line("markers", f"{name}: {text}")
     # Markers named by the snapshots (model family, task, dataset) so -m "gpu and internvl_c and retrieval" works.
-    for case in load_cases(config.getoption("--zs-expected-dir")):
+    for case in snapshot_entries(config):
         for m in case.markers:
             config.addinivalue_line("markers", f"{m}: zsbench case marker")
 
@@ -82,18 +108,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def zs_case_params(config: pytest.Config) -> list[Any]:
-    """One ``pytest.param`` per snapshot file, with markers and an xdist group per model."""
+    """One ``pytest.param`` per snapshot file, with markers and an xdist group per model (invalid files too: the
+    ``zs_case`` fixture fails them one by one)."""
     params = []
-    for case in load_cases(config.getoption("--zs-expected-dir")):
+    for case in snapshot_entries(config):
         marks = [getattr(pytest.mark, m) for m in case.markers]
-        marks.append(pytest.mark.xdist_group(marker_name(case.model_key)))
+        if isinstance(case, Case):
+            marks.append(pytest.mark.xdist_group(marker_name(case.model_key)))
         params.append(pytest.param(case, id=case.id, marks=marks))
     return params
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "zs_case" in metafunc.fixturenames:
-        metafunc.parametrize("zs_case", zs_case_params(metafunc.config))
+        metafunc.parametrize("zs_case", zs_case_params(metafunc.config), indirect=True)
+
+
+@pytest.fixture
+def zs_case(request: pytest.FixtureRequest) -> Case:
+    """The case of this test; an invalid snapshot file errors here, naming the file and what is wrong."""
+    case = request.param
+    if isinstance(case, InvalidCase):
+        outcome = {"id": case.id, "model": "invalid snapshots", "status": "INVALID", "reason": case.error}
+        request.node.user_properties.append(("zsbench_outcome", outcome))
+        pytest.fail(case.error, pytrace=False)
+    return case
 
 
 def worker_device() -> str | None:
@@ -176,8 +215,8 @@ def zs_pretrained(zs_case: Case, pytestconfig: pytest.Config) -> Path:
     except CheckpointError as e:  # a built-in checkpoint that cannot be built here (e.g. no tokenizer file)
         pytest.skip(str(e))
     if not path.exists():
-        source = zs_case.data.get("pretrained_source") or "see pretrained/README.md"
-        pytest.skip(f"missing weights {path}: get them with {source} (or pass --zs-pretrained-dir)")
+        how = f"get them from {zs_case.pretrained_source}" if zs_case.pretrained_source else "see pretrained/README.md"
+        pytest.skip(f"missing weights {path}: {how} (or pass --zs-pretrained-dir)")
     return path
 
 
@@ -186,13 +225,13 @@ def zs_data(zs_case: Case, zs_evaluator: Any, pytestconfig: pytest.Config) -> An
     """The case's dataset; skips, naming the missing path and how to get it, when it is absent."""
     from zsbench.datasets import load_dataset
 
-    root_value = zs_case.data.get("dataset_root")
+    root_value = zs_case.dataset_root
     if root_value is None:
         root = Path(zs_evaluator.dataset_root(zs_case.dataset))
     else:
         root = Path(pytestconfig.getoption("--zs-data-root")) / root_value
     try:
-        data = load_dataset(zs_case.dataset, root, split=zs_case.data.get("split", "test"), language=zs_case.language)
+        data = load_dataset(zs_case.dataset, root, split=zs_case.split, language=zs_case.language)
     except DatasetNotFoundError as e:
         if not _is_incomplete(e):
             pytest.skip(f"missing dataset: {e} (or pass --zs-data-root)")
@@ -217,10 +256,10 @@ def run_case(
         case.dataset,
         case.language,
         case.task,
-        case.data.get("split", "test"),
+        case.split,
         str(root),
         output="",
-        recall_k=tuple(case.recall_k) if case.data.get("recall_k") else None,
+        recall_k=case.recall_k,
     )
     return evaluator.run_job(model, job, data=data)
 
@@ -230,7 +269,7 @@ def check_case(request: pytest.FixtureRequest, case: Case, record: dict[str, Any
     config = request.config
     measured = record["metrics"]
     if config.getoption("update_snapshots", default=False):
-        update_snapshot(case, measured, record.get("zsbench", {}))
+        case = update_snapshot(case, measured, record.get("zsbench", {}))
     result = compare(case, measured, config.getoption("--zs-tolerance"))
     # user_properties travel to the xdist controller, which writes the report.
     outcome = {"id": case.id, "model": case.model, "status": "pass" if result.passed else "FAIL", "rows": result.rows}
@@ -244,7 +283,8 @@ _outcomes: list[dict[str, Any]] = []
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for name, value in report.user_properties:
-        if name == "zsbench_outcome" and report.when == "call":
+        # an invalid snapshot is reported from its setup; a case that ran, from its call
+        if name == "zsbench_outcome" and report.when == ("setup" if value["status"] == "INVALID" else "call"):
             _outcomes.append(value)
     # Skipped cases go into the report too, with the reason (e.g. the missing checkpoint).
     if report.skipped and "zs_case" in report.keywords and report.when in ("setup", "call"):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,9 @@ SHAPES = ["circle", "square", "triangle", "ring", "cross"]
 
 
 def default_dir() -> Path:
-    return Path(os.environ.get("ZSBENCH_PERF_DIR", "/tmp/zsbench_perf"))
+    """``$ZSBENCH_PERF_DIR``, else ``zsbench_perf`` in the system temporary folder (``$TMPDIR``): the data (600 MB
+    of weights) is kept between runs, and is rebuilt when its version stamp is stale."""
+    return Path(os.environ.get("ZSBENCH_PERF_DIR") or Path(tempfile.gettempdir()) / "zsbench_perf")
 
 
 def cifar10_templates() -> list[str]:
@@ -115,7 +118,7 @@ def make_classification(out: Path) -> Path:
     import numpy as np
 
     from zsbench.datasets.base import ClassificationData
-    from zsbench.datasets.webdataset import export_wds
+    from zsbench.datasets.loaders.webdataset import export_wds
 
     rng = np.random.default_rng(0)
     labels = [i % len(CLASSNAMES) for i in range(N_IMAGES)]
@@ -159,7 +162,7 @@ def make_retrieval_wds(out: Path) -> Path:
     from PIL import Image
 
     from zsbench.datasets.base import RetrievalData
-    from zsbench.datasets.webdataset import export_wds
+    from zsbench.datasets.loaders.webdataset import export_wds
 
     ann = json.loads((out / "mscoco" / "coco_test_karpathy.json").read_text())
     captions: dict[int, list[str]] = {}

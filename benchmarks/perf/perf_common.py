@@ -40,18 +40,47 @@ def run_timed(cmd: Sequence[str], cwd: Path, log: Path) -> float:
 
 
 def zsbench_cmd(*args: str) -> list[str]:
-    # The console script, as a user runs it; ``python -m zsbench.cli`` where it is not on PATH.
-    return ["zsbench", "eval", *args] if _console("zsbench") else [sys.executable, "-m", "zsbench.cli", "eval", *args]
+    # The interpreter running the suite, never whatever ``zsbench`` or ``python`` comes first on PATH: a stale
+    # install elsewhere would be timed (or compared) instead of this checkout.
+    return [sys.executable, "-m", "zsbench", "eval", *args]
 
 
 def clip_benchmark_cmd(*args: str) -> list[str]:
     return [sys.executable, str(HERE / "cb_run.py"), "eval", *args]
 
 
-def _console(name: str) -> bool:
-    from shutil import which
+def python_cmd(script: Path, *args: str) -> list[str]:
+    """A helper script of the suite, run by the same interpreter."""
+    return [sys.executable, str(script), *args]
 
-    return which(name) is not None
+
+# The targets of the README's "Speed, measured" table; each case fails when its ratio misses its target.
+TARGETS = {
+    "a_classification": "<= 0.8",
+    "a_retrieval": "<= 0.8",
+    "b_five_prompt_sets": "<= 0.3",
+    "c_pipeline": ">= 0.9",
+    "d_warm_rerun": "<= 0.1",
+}
+
+
+def target_met(ratio: float, target: str) -> bool | None:
+    """Whether ``ratio`` meets ``target`` (``"<= 0.8"``, ``">= 0.9"``); None for ``"-"`` (no target)."""
+    if target == "-":
+        return None
+    op, _, bound = target.partition(" ")
+    if op not in ("<=", ">=") or not bound:
+        raise ValueError(f"target must look like '<= 0.8' or '>= 0.9', got {target!r}")
+    return ratio <= float(bound) if op == "<=" else ratio >= float(bound)
+
+
+def assert_target(row: dict[str, Any]) -> None:
+    """Fail the case when its ratio misses its target (the row is already in the table, so the table shows it)."""
+    if row["met"] is False:
+        raise AssertionError(
+            f"{row['case']}: ratio {row['ratio']:.3f} misses the target {row['target']} "
+            f"(zsbench {row['zsbench']}{row['unit']}, baseline {row['baseline']}{row['unit']}; {row['note']})"
+        )
 
 
 def repeat(fn: Callable[[], float], reps: int = REPS) -> list[float]:
@@ -69,12 +98,13 @@ def record(
     baseline: float,
     ratio: float,
     target: str,
-    met: bool | None,
     reps: int,
     unit: str = "s",
     note: str = "",
 ) -> dict[str, Any]:
-    """Keep one row of the final table (and return it for pytest-benchmark's ``extra_info``)."""
+    """Keep one row of the final table (and return it for pytest-benchmark's ``extra_info``); ``met`` is computed
+    from ``target`` (see :func:`target_met`), never passed in, so a row cannot claim a target it misses."""
+    met = target_met(ratio, target)
     row = {
         "case": case,
         "what": what,

@@ -1,7 +1,8 @@
 """Run the speed suite and print the ratio table: ``python benchmarks/perf/run.py [pytest args]``.
 
 Equivalent to ``pytest benchmarks/perf --zs-perf -s``; the table is printed at the end of the pytest run and again
-here from ``results.json`` ($ZSBENCH_PERF_RESULTS, default under $ZSBENCH_PERF_DIR or /tmp/zsbench_perf).
+here from ``results.json`` ($ZSBENCH_PERF_RESULTS, default under $ZSBENCH_PERF_DIR or
+``zsbench_perf`` in the system temporary folder).
 Settings: ZSBENCH_PERF_REPS (default 2), ZSBENCH_PERF_WORKERS (2), ZSBENCH_PERF_BATCH_SIZE (64).
 """
 

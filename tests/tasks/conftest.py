@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from types import ModuleType, SimpleNamespace
 
@@ -10,19 +11,23 @@ import pytest
 import torch
 from torch import Tensor
 
-EXTRACTED_WHEEL = "/tmp/cbw/x"  # dev machines: the 1.6.2 wheel unpacked here; CI pip-installs it (test extra)
+# CI pip-installs clip-benchmark 1.6.2 (test extra). Where that is not possible, point this variable at a folder
+# holding the unpacked wheel (the folder that contains ``clip_benchmark/``); there is no machine-specific default.
+EXTRACTED_WHEEL_ENV = "ZSBENCH_CLIP_BENCHMARK_PATH"
 
 
 def _import_upstream(name: str) -> ModuleType:
     try:
         importlib.import_module("clip_benchmark")
     except ImportError:
-        if EXTRACTED_WHEEL not in sys.path:
-            sys.path.append(EXTRACTED_WHEEL)
+        extracted = os.environ.get(EXTRACTED_WHEEL_ENV)
+        if extracted and extracted not in sys.path:
+            sys.path.append(extracted)
         try:
             importlib.import_module("clip_benchmark")
         except ImportError as exc:
-            pytest.skip(f"clip-benchmark==1.6.2 not importable (pip install -e '.[test]'): {exc}")
+            where = f" (${EXTRACTED_WHEEL_ENV}={extracted})" if extracted else f" (or set ${EXTRACTED_WHEEL_ENV})"
+            pytest.skip(f"clip-benchmark==1.6.2 not importable (pip install -e '.[test]'){where}: {exc}")
     try:
         return importlib.import_module(f"clip_benchmark.metrics.{name}")
     except ImportError as exc:  # e.g. its tqdm/sklearn dependencies are missing

@@ -4,10 +4,17 @@ A snapshot holds the settings of one run, the ``published`` numbers (a paper's; 
 ``expected`` numbers a run is compared with (equal to ``published`` until a snapshot update for a new
 checkpoint rewrites them), a tolerance (absolute; one number or per metric), and the provenance of the last
 update. Adding a file adds a case; nothing is listed twice.
+
+Every file is validated into a :class:`Case` when it is read. A file that cannot be one (not JSON, not an
+object, a missing or misspelt key, a wrong type, a negative or non-finite tolerance, ...) becomes an
+:class:`InvalidCase` that names the file and what is wrong: the pytest plugin turns it into one failing case, so
+one bad file never stops the other cases from running, and :func:`load_cases` refuses it with a one-line error.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import json
 import math
 import re
@@ -16,8 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from zsbench.engine.atomic import atomic_write_text
+from zsbench.errors import ZsbenchError
 
 DEFAULT_TOLERANCE = 0.002
+# Markers pytest itself acts on: a snapshot naming one would skip, xfail or re-parametrize its case behind the
+# reader's back.
+RESERVED_MARKERS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "xdist_group"})
+_MARKER_RE = re.compile(r"\w+", re.ASCII)
+
+
+class SnapshotError(ZsbenchError):
+    """A snapshot file under ``expected/`` that is not a valid regression case (the message names the file)."""
 
 
 def marker_name(value: str) -> str:
@@ -25,24 +41,39 @@ def marker_name(value: str) -> str:
     return re.sub(r"[^0-9a-zA-Z_]", "_", value)
 
 
-@dataclass
+# key -> what it must be; a key not listed here is refused (a misspelt "tolerence" would silently use the default)
+_REQUIRED_TEXT = ("model_type", "model", "pretrained", "dataset", "language", "task")
+_OPTIONAL_TEXT = ("id", "source", "command", "pretrained_source", "model_group", "dataset_root", "split")
+_OTHER_KEYS = ("recall_k", "markers", "tolerance", "published", "expected", "provenance")
+KNOWN_KEYS = frozenset(_REQUIRED_TEXT + _OPTIONAL_TEXT + _OTHER_KEYS)
+
+
+@dataclass(frozen=True, eq=False)
 class Case:
+    """One validated snapshot file: every field has the type its name promises (see :func:`load_snapshot`)."""
+
     path: Path
-    data: dict[str, Any]
-
-    @property
-    def id(self) -> str:
-        return self.data.get("id") or f"{self.model}-{marker_name(self.dataset)}-{self.language}"
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["data"][name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    @property
-    def markers(self) -> list[str]:
-        return list(self.data.get("markers", []))
+    id: str
+    model_type: str
+    model: str
+    pretrained: str
+    dataset: str
+    language: str
+    task: str
+    expected: dict[str, float | None]
+    published: dict[str, float | None] | None = None
+    tolerance: float | dict[str, float] = DEFAULT_TOLERANCE
+    markers: tuple[str, ...] = ()
+    dataset_root: str | None = None
+    split: str = "test"
+    recall_k: tuple[int, ...] | None = None
+    model_group: str | None = None
+    pretrained_source: str | None = None
+    command: str | None = None
+    source: str | None = None
+    provenance: dict[str, Any] | None = None
+    # The file's JSON as read, kept only so that a snapshot update rewrites the file with its own key order.
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def is_gpu(self) -> bool:
@@ -56,22 +87,264 @@ class Case:
     @property
     def model_family(self) -> str:
         # The _classification/_retrieval adapters share weights and differ only in the transform.
-        return self.data.get("model_group") or self.model
+        return self.model_group or self.model
 
     def tolerance_for(self, metric: str, override: float | None = None) -> float:
         if override is not None:
             return override
-        tol = self.data.get("tolerance", DEFAULT_TOLERANCE)
+        tol = self.tolerance
         if isinstance(tol, dict):
             return float(tol.get(metric, tol.get("default", DEFAULT_TOLERANCE)))
         return float(tol)
 
 
-def load_cases(expected_dir: str | Path) -> list[Case]:
+@dataclass(frozen=True, eq=False)
+class InvalidCase:
+    """A snapshot file that is not a valid case; ``error`` names the file and every problem found."""
+
+    path: Path
+    id: str
+    error: str
+    # The file's own markers when they are valid, so ``-m "gpu and internvl_c"`` still selects (and fails) it.
+    markers: tuple[str, ...] = ()
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys; in a snapshot the first one would then be silently ignored.
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _valid_tolerance(value: Any) -> bool:
+    # A tolerance of 1 or more accepts any value of a metric in [0, 1]: the case could never fail.
+    return _is_number(value) and math.isfinite(value) and 0 <= value < 1
+
+
+class _Checker:
+    """Collects every problem of one snapshot, so one run of the suite shows all that is wrong with the file."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.problems: list[str] = []
+
+    def text(self, key: str, required: bool) -> str | None:
+        if key not in self.data:
+            if required:
+                self.problems.append(f'missing key "{key}"')
+            return None
+        value = self.data[key]
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.problems.append(f'"{key}" must be a non-empty string, got {_kind(value)}')
+            return None
+        return value
+
+    def metrics(self, key: str) -> dict[str, float | None] | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.problems.append(f'"{key}" must be an object of metric -> number or null, got {_kind(value)}')
+            return None
+        for metric, number in value.items():
+            if number is not None and not (_is_number(number) and math.isfinite(number)):
+                what = repr(number) if _is_number(number) else _kind(number)
+                self.problems.append(f'"{key}"."{metric}" must be a finite number or null, got {what}')
+        return dict(value)
+
+    def tolerance(self, expected: dict[str, Any] | None) -> float | dict[str, float]:
+        value = self.data.get("tolerance", DEFAULT_TOLERANCE)
+        need = "a finite number >= 0 and < 1"
+        if isinstance(value, dict):
+            for metric, number in value.items():
+                if not _valid_tolerance(number):
+                    what = repr(number) if _is_number(number) else _kind(number)
+                    self.problems.append(f'"tolerance"."{metric}" must be {need}, got {what}')
+                elif expected and metric != "default" and metric not in expected:
+                    self.problems.append(f'"tolerance" names metric "{metric}", which "expected" does not have')
+            return dict(value)
+        if value is None:
+            return DEFAULT_TOLERANCE
+        if not _valid_tolerance(value):
+            what = repr(value) if _is_number(value) else _kind(value)
+            self.problems.append(f'"tolerance" must be {need} (or an object of metric -> tolerance), got {what}')
+            return DEFAULT_TOLERANCE
+        return float(value)
+
+    def markers(self) -> tuple[str, ...]:
+        value = self.data.get("markers")
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.problems.append(f'"markers" must be an array of names, got {_kind(value)}')
+            return ()
+        good = []
+        for m in value:
+            if not isinstance(m, str) or not _MARKER_RE.fullmatch(m):
+                self.problems.append(f'"markers" entry {json.dumps(m)} is not a name of letters, digits and _')
+            elif m in RESERVED_MARKERS:
+                self.problems.append(f'"markers" entry "{m}" is a pytest marker that would change how the case runs')
+            else:
+                good.append(m)
+        return tuple(good)
+
+    def recall_k(self) -> tuple[int, ...] | None:
+        value = self.data.get("recall_k")
+        if value is None:
+            return None
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in value)
+        ):
+            self.problems.append(f'"recall_k" must be null or a non-empty array of integers >= 1, got {value!r}')
+            return None
+        return tuple(value)
+
+    def unknown_keys(self) -> None:
+        for key in self.data:
+            if key not in KNOWN_KEYS:
+                close = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                self.problems.append(f'unknown key "{key}"{hint}')
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    """The file's JSON object; raises SnapshotError (without the path) saying why it is not one."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise SnapshotError(f"not UTF-8 text ({e.reason} at byte {e.start})") from e
+    except OSError as e:
+        raise SnapshotError(f"cannot read the file ({e.strerror or e})") from e
+    if not text.strip():
+        raise SnapshotError("empty file; a snapshot is one JSON object")
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except _DuplicateKeyError as e:
+        raise SnapshotError(f'key "{e.args[0]}" appears twice') from e
+    except json.JSONDecodeError as e:
+        raise SnapshotError(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+    if not isinstance(data, dict):
+        raise SnapshotError(f"holds {_kind(data)}; a snapshot is one JSON object")
+    return data
+
+
+def load_snapshot(path: str | Path) -> Case:
+    """One snapshot file as a validated :class:`Case`; raises :class:`SnapshotError` naming the file and every
+    problem (unreadable, not JSON, not an object, missing/unknown keys, wrong types, bad tolerance)."""
+    path = Path(path)
+    try:
+        data = _parse(path)
+    except SnapshotError as e:
+        raise SnapshotError(f"snapshot {path}: {e} (fix the file, or delete it to drop the case)") from None
+    check = _Checker(data)
+    check.unknown_keys()
+    text = {key: check.text(key, required=True) for key in _REQUIRED_TEXT}
+    optional = {key: check.text(key, required=False) for key in _OPTIONAL_TEXT}
+    if "expected" not in data:
+        check.problems.append('missing key "expected" (null until a --snapshot-update records the numbers)')
+    expected = check.metrics("expected") or {}
+    published = check.metrics("published")
+    tolerance = check.tolerance(expected)
+    markers = check.markers()
+    recall_k = check.recall_k()
+    provenance = data.get("provenance")
+    if provenance is not None and not isinstance(provenance, dict):
+        check.problems.append(f'"provenance" must be an object or null, got {_kind(provenance)}')
+    if check.problems:
+        raise SnapshotError(
+            f"snapshot {path}: {'; '.join(check.problems)} (fix the file, or delete it to drop the case)"
+        )
+    model, dataset, language = text["model"], text["dataset"], text["language"]
+    return Case(
+        path=path,
+        id=optional["id"] or f"{model}-{marker_name(str(dataset))}-{language}",
+        model_type=str(text["model_type"]),
+        model=str(model),
+        pretrained=str(text["pretrained"]),
+        dataset=str(dataset),
+        language=str(language),
+        task=str(text["task"]),
+        expected=expected,
+        published=published,
+        tolerance=tolerance,
+        markers=markers,
+        dataset_root=optional["dataset_root"],
+        split=optional["split"] or "test",
+        recall_k=recall_k,
+        model_group=optional["model_group"],
+        pretrained_source=optional["pretrained_source"],
+        command=optional["command"],
+        source=optional["source"],
+        provenance=provenance,
+        data=data,
+    )
+
+
+def _salvaged_markers(path: Path) -> tuple[str, ...]:
+    try:
+        data = _parse(path)
+    except SnapshotError:
+        return ()
+    check = _Checker(data)
+    markers = check.markers()
+    return () if check.problems else markers
+
+
+def scan_cases(expected_dir: str | Path) -> list[Case | InvalidCase]:
+    """Every ``*.json`` under ``expected_dir``, each a :class:`Case` or, when it is not valid, an
+    :class:`InvalidCase` naming the file and the problem; one bad file never hides the others."""
     root = Path(expected_dir)
     if not root.is_dir():
         return []
-    return [Case(p, json.loads(p.read_text(encoding="utf-8"))) for p in sorted(root.rglob("*.json"))]
+    out: list[Case | InvalidCase] = []
+    for path in sorted(root.rglob("*.json")):
+        try:
+            out.append(load_snapshot(path))
+        except SnapshotError as e:
+            rel = path.relative_to(root).as_posix()
+            out.append(InvalidCase(path, f"invalid-snapshot:{rel}", str(e), _salvaged_markers(path)))
+    return out
+
+
+def load_cases(expected_dir: str | Path) -> list[Case]:
+    """The valid cases under ``expected_dir``; raises :class:`SnapshotError` (one line, naming the first bad file)
+    when any file is not a valid snapshot, so that no caller works from a partial set of cases unknowingly."""
+    entries = scan_cases(expected_dir)
+    bad = [e for e in entries if isinstance(e, InvalidCase)]
+    if bad:
+        more = f" (and {len(bad) - 1} more invalid snapshot file(s))" if len(bad) > 1 else ""
+        raise SnapshotError(bad[0].error + more)
+    return [e for e in entries if isinstance(e, Case)]
 
 
 @dataclass
@@ -100,7 +373,7 @@ def _fmt(v: Any) -> str:
 def compare(case: Case, measured: dict[str, Any], tolerance: float | None = None) -> Comparison:
     """Every expected metric against the measured one; ``null`` must stay ``null`` (e.g. acc5 with < 5 classes)."""
     result = Comparison()
-    expected = case.data.get("expected") or {}
+    expected = case.expected
     for metric in list(expected) + [m for m in measured if m not in expected]:
         exp, got = expected.get(metric), measured.get(metric)
         tol = case.tolerance_for(metric, tolerance)
@@ -144,13 +417,14 @@ def _path_replacements(case: Case) -> dict[str, str]:
     return dict(sorted(table.items(), key=lambda kv: -len(kv[0])))
 
 
-def update_snapshot(case: Case, measured: dict[str, Any], provenance: dict[str, Any]) -> None:
-    """Rewrite ``expected`` (never ``published``) and ``provenance``, atomically, without machine paths."""
+def update_snapshot(case: Case, measured: dict[str, Any], provenance: dict[str, Any]) -> Case:
+    """Rewrite ``expected`` (never ``published``) and ``provenance``, atomically, without machine paths; returns the
+    case as the file now holds it."""
     data = dict(case.data)
-    data["expected"] = measured
+    data["expected"] = dict(measured)
     data["provenance"] = portable(provenance, _path_replacements(case))
-    case.data = data
     atomic_write_text(case.path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    return dataclasses.replace(case, expected=data["expected"], provenance=data["provenance"], data=data)
 
 
 def report_markdown(outcomes: list[dict[str, Any]]) -> str:
