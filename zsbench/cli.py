@@ -254,13 +254,17 @@ def cmd_build(args: argparse.Namespace) -> int:
         if path:
             check_writable_file(path, flag)
     records = collect(args.files)
-    _write_text(args.output, to_csv(records), "--output")
-    if args.markdown:
-        _write_text(args.markdown, to_markdown(records), "--markdown")
+    report = None
     if args.report:
         from zsbench.engine.snapshots import report_from_records
 
-        _write_text(args.report, report_from_records(records, args.expected), "--report")
+        # Built before anything is written: a bad snapshot must not leave a CSV behind.
+        report = report_from_records(records, args.expected)
+    _write_text(args.output, to_csv(records), "--output")
+    if args.markdown:
+        _write_text(args.markdown, to_markdown(records), "--markdown")
+    if report is not None:
+        _write_text(args.report, report, "--report")
     written = [p for p in (args.output, args.markdown, args.report) if p]
     print(f"wrote {len(records)} results to {', '.join(written)}")
     return 0
@@ -283,7 +287,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_export_wds(args: argparse.Namespace) -> int:
     from zsbench.datasets import load_dataset
-    from zsbench.datasets.webdataset import export_wds
+    from zsbench.datasets.loaders.webdataset import export_wds
 
     options = {"allow_incomplete": True} if args.allow_incomplete else {}
     data = load_dataset(args.dataset, args.dataset_root, split=args.split, language=args.language, **options)

@@ -125,6 +125,7 @@ def test_build_report_refuses_a_bad_snapshot_in_one_line(tmp_path):
                      "--expected", tmp_path / "expected")  # fmt: skip
     result.assert_one_line_error("fake_cls__en.json", "not valid JSON")
     assert not report.exists()
+    assert not (tmp_path / "t.csv").exists(), "the CSV was written before the report failed"
 
 
 @pytest.fixture
