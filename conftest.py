@@ -1,9 +1,11 @@
-"""Repository-wide pytest setup. The zsbench plugin itself is registered by the package (pytest11 entry point)."""
+"""Repository-wide pytest setup, and the opt-in zsbench plugin (installing zsbench changes no one else's test run)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+
+pytest_plugins = ["zsbench.pytest_plugin"]
 
 # Tests never reach a model hub: an offline lookup fails at once instead of retrying for a minute.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

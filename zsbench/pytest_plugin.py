@@ -8,6 +8,11 @@ ran; zsbench writes the files itself because syrupy's cleanup would delete the s
 
 A snapshot file that is not a valid case (bad JSON, a missing key, a negative tolerance, ...) becomes one case that
 errors at setup with a message naming the file and the problem; every other case runs as usual.
+
+The plugin is opt-in, so installing zsbench changes no one else's test run: this repository's ``conftest.py`` loads it
+(``pytest_plugins = ["zsbench.pytest_plugin"]``); elsewhere use that line or ``pytest -p zsbench.pytest_plugin``.
+Speed cases are skipped by their ``perf`` marker alone, and the Markdown report is written only when asked
+(``--zs-report PATH`` or the ``zs_report`` ini option).
 """
 
 from __future__ import annotations
@@ -65,9 +70,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--zs-report",
-        default=os.environ.get("ZSBENCH_REPORT", "zsbench-report.md"),
-        help="Markdown report of the cases that ran ('' to disable)",
+        default=os.environ.get("ZSBENCH_REPORT"),
+        help="write a Markdown report of the cases that ran here (default: the zs_report ini option, else none)",
     )
+    parser.addini("zs_report", "Markdown report of the regression cases (default: none)", default="")
     group.addoption("--zs-perf", action="store_true", help="run the pytest-benchmark speed cases (benchmarks/perf)")
 
 
@@ -103,7 +109,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="speed benchmark: run with --zs-perf (see README, 'Speed')")
     for item in items:
-        if "perf" in item.keywords:
+        # The marker, not item.keywords: keywords also hold folder names, and a test under any perf/ folder would skip.
+        if item.get_closest_marker("perf") is not None:
             item.add_marker(skip)
 
 
@@ -295,6 +302,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     path = session.config.getoption("--zs-report")
+    if path is None:
+        path = session.config.getini("zs_report")
     if not path or not _outcomes or os.environ.get("PYTEST_XDIST_WORKER"):
         return
     from zsbench.engine.atomic import atomic_write_text

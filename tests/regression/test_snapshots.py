@@ -11,6 +11,7 @@ pytest_plugins = ["pytester"]
 
 CASE_TEST = (Path(__file__).parents[2] / "benchmarks" / "test_regression_cases.py").read_text()
 CONFTEST = """
+pytest_plugins = ["zsbench.pytest_plugin"]
 from zsbench.testing import fake
 fake.register()
 """
@@ -50,7 +51,7 @@ def project(pytester):
 def _run(pytester, *args):
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--zs-expected-dir", "expected",
                                         "--zs-num-workers", "0", "--zs-cache-dir", str(pytester.path / "cache"),
-                                        *args)  # fmt: skip
+                                        "--zs-report", "zsbench-report.md", *args)  # fmt: skip
 
 
 def test_update_then_rerun_passes_and_regression_fails(project):

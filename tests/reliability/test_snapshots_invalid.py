@@ -18,7 +18,7 @@ from .conftest import REPO, run_cli
 pytest_plugins = ["pytester"]
 
 CASE_TEST = (REPO / "benchmarks" / "test_regression_cases.py").read_text()
-CONFTEST = "from zsbench.testing import fake\nfake.register()\n"
+CONFTEST = 'pytest_plugins = ["zsbench.pytest_plugin"]\nfrom zsbench.testing import fake\nfake.register()\n'
 
 
 def _case(weights: Path | str, **overrides) -> dict:
@@ -155,7 +155,7 @@ def test_one_bad_snapshot_fails_only_its_own_case(pytester, fake_metrics):
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--zs-expected-dir", "expected",
                                            "--zs-num-workers", "0", "--zs-cache-dir", str(pytester.path / "cache"),
-                                           "-m", "not gpu", "-rs")  # fmt: skip
+                                           "--zs-report", "zsbench-report.md", "-m", "not gpu", "-rs")  # fmt: skip
     out = result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in out and "error during collection" not in out.lower(), out
     result.assert_outcomes(passed=1, skipped=1, errors=len(BAD))
@@ -184,8 +184,8 @@ def test_bad_markers_in_an_invalid_file_do_not_break_collection(pytester):
 def test_zs_tolerance_must_be_a_tolerance(pytester, value):
     """--zs-tolerance nan would fail every metric, inf pass every one: a usage error, not a silent change."""
     pytester.makepyfile(test_cases=CASE_TEST)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--zs-expected-dir", "expected",
-                                          "--zs-tolerance", value, "--collect-only")  # fmt: skip
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "zsbench.pytest_plugin",
+                                          "--zs-expected-dir", "expected", "--zs-tolerance", value, "--collect-only")  # fmt: skip
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--zs-tolerance must be a finite number >= 0 and < 1" in result.stderr.str()
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
