@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from zsbench.version import __version__
 
 
 def load_model(*args: Any, **kwargs: Any) -> Any:
