@@ -1,4 +1,5 @@
-"""Import hygiene: the three registries stay independent, and listing things does not import torch."""
+"""Import hygiene: the three registries stay independent, leaf modules stay leaves, no shim modules, and listing
+things does not import torch."""
 
 from __future__ import annotations
 
@@ -9,16 +10,37 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "zsbench"
 INDEPENDENT = ("models", "datasets", "tasks")
+# Leaf modules: what every layer may import, so they import (almost) nothing from zsbench themselves.
+LEAVES = {"paths.py": {"zsbench.errors"}, "errors.py": set()}
 
 
-def _zsbench_imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PKG.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _zsbench_imports(path: Path, source: str | None = None) -> set[str]:
+    """Every zsbench module ``path`` imports, at any depth (lazy imports in functions count too).
+
+    ``from zsbench import x`` counts as ``zsbench.x`` and relative imports are resolved, so neither hides an
+    import from the checks below.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8") if source is None else source)
     names: set[str] = set()
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("zsbench"):
-            names.add(node.module)
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            if base == "zsbench":
+                names.update(f"zsbench.{a.name}" for a in node.names)
+            elif base.startswith("zsbench."):
+                names.add(base)
         elif isinstance(node, ast.Import):
-            names.update(a.name for a in node.names if a.name.startswith("zsbench"))
+            names.update(a.name for a in node.names if a.name == "zsbench" or a.name.startswith("zsbench."))
     return names
 
 
@@ -33,6 +55,41 @@ def test_models_datasets_tasks_do_not_import_each_other():
                 if len(parts) > 1 and parts[1] in ("engine", "cli", "pytest_plugin"):
                     problems.append(f"{path.relative_to(PKG)} imports {module}")
     assert not problems, "\n".join(problems)
+
+
+def test_leaf_modules_import_only_errors():
+    """``zsbench.paths`` (cache folder, path templates) is shared by the engine, datasets, CLI and plugin: a leaf."""
+    for name, allowed in LEAVES.items():
+        path = PKG / name
+        assert path.is_file(), f"{path} is missing"
+        extra = _zsbench_imports(path) - allowed
+        assert not extra, f"{path.relative_to(PKG)} imports {sorted(extra)}; a leaf may import only {sorted(allowed)}"
+
+
+def test_import_scanner_sees_every_form():
+    """The scanner above must not miss ``from zsbench import x``, relative or function-level imports."""
+    src = "from zsbench import engine\nfrom ..base import X\ndef f():\n    import zsbench.models.tiny\n"
+    found = _zsbench_imports(PKG / "datasets" / "loaders" / "probe.py", source=src)
+    assert found == {"zsbench.engine", "zsbench.datasets.base", "zsbench.models.tiny"}
+
+
+def test_no_shim_modules():
+    """A module whose whole body is imports (plus ``__all__``) is a shim: import from the real module instead."""
+    shims = []
+    for path in sorted(PKG.rglob("*.py")):
+        if path.name == "__init__.py":  # a package's __init__ re-exports its public names on purpose
+            continue
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+        real = [
+            node
+            for node in body
+            if not isinstance(node, (ast.Import, ast.ImportFrom))
+            and not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))  # docstring
+            and not (isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets))
+        ]
+        if not real:
+            shims.append(str(path.relative_to(PKG)))
+    assert not shims, f"shim modules (only re-exports): {shims}"
 
 
 def test_nothing_imports_the_cli_or_the_plugin():

@@ -12,7 +12,7 @@ import pytest
 
 import zsbench
 from zsbench.datasets import ClassificationData, RetrievalData, get_spec
-from zsbench.datasets import shapes as S
+from zsbench.datasets.loaders import shapes as S
 from zsbench.errors import DatasetNotFoundError, UnknownNameError
 
 

@@ -13,7 +13,7 @@ import pytest
 from zsbench.datasets import get_spec, load_dataset
 from zsbench.datasets.base import RETRIEVAL
 from zsbench.datasets.loaders.download import DownloadError, download
-from zsbench.datasets.webdataset import export_wds
+from zsbench.datasets.loaders.webdataset import export_wds
 from zsbench.errors import DatasetNotFoundError
 from zsbench.testing import replicas as R
 
@@ -132,8 +132,8 @@ def test_loader_download_option_fetches_spec_files(tmp_path, server, monkeypatch
     """``download=True`` fetches the annotation files a spec lists (here the Birdsnap test list), sha-checked."""
     import dataclasses
 
+    from zsbench.datasets.base import RemoteFile
     from zsbench.datasets.loaders import birdsnap
-    from zsbench.datasets.loaders._spec import RemoteFile
 
     url, _ = server
     R.write_birdsnap(tmp_path)

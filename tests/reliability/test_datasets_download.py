@@ -102,7 +102,7 @@ def _catalog_files() -> dict[tuple[str, str], str]:
 
     out = {}
     for name in list_datasets():
-        for rf in getattr(get_spec(name), "files", ()):
+        for rf in get_spec(name).files:
             out[(name, rf.name)] = rf.sha256
     return out
 

@@ -98,7 +98,7 @@ def test_large_images_do_not_spam_warnings(tmp_path, monkeypatch, caplog):
 
 
 def test_generated_shapes_have_normal_permissions_under_any_umask(tmp_path, monkeypatch):
-    from zsbench.datasets import shapes
+    from zsbench.datasets.loaders import shapes
 
     monkeypatch.setitem(shapes._WRITERS, "shapes", (shapes._write_classification, 20))  # a small copy, quickly
     old = os.umask(0o077)  # the strictest common umask: mkdtemp's 0700 would stay, files 0600

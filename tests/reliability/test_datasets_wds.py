@@ -10,7 +10,7 @@ import pytest
 
 from tests.reliability.conftest import leftovers
 from zsbench.datasets import load_dataset
-from zsbench.datasets.webdataset import export_wds
+from zsbench.datasets.loaders.webdataset import export_wds
 from zsbench.errors import DatasetNotFoundError
 from zsbench.testing import replicas as R
 

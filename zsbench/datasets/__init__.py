@@ -12,8 +12,10 @@ from zsbench.datasets.base import (
     ClassificationData,
     DatasetData,
     DatasetSpec,
+    RemoteFile,
     RetrievalData,
 )
+from zsbench.datasets.roots import resolve_dataset_root
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
@@ -27,7 +29,7 @@ def get_spec(name: str) -> DatasetSpec:
     """The spec for ``name``; a ``wds/<name>`` name gets the webdataset spec."""
     _ensure_catalog()
     if name.startswith("wds/"):
-        from zsbench.datasets.webdataset import wds_spec
+        from zsbench.datasets.loaders.webdataset import wds_spec
 
         return wds_spec(name)
     return DATASETS.get(name)
@@ -66,9 +68,11 @@ __all__ = [
     "ClassificationData",
     "DATASETS",
     "DatasetSpec",
+    "RemoteFile",
     "RetrievalData",
     "get_spec",
     "list_datasets",
     "load_dataset",
     "register_dataset",
+    "resolve_dataset_root",
 ]

@@ -8,8 +8,7 @@ templating; the README's roots are given in ``source``.
 """
 
 from zsbench.datasets import register_dataset
-from zsbench.datasets.base import CLASSIFICATION
-from zsbench.datasets.loaders._spec import CatalogSpec, RemoteFile
+from zsbench.datasets.base import CLASSIFICATION, DatasetSpec, RemoteFile
 
 _IMAGENET_LANGS = ("en", "cn", "jp", "ar", "it")
 _FORK_RAW = "https://raw.githubusercontent.com/OpenGVLab/InternVL/main/clip_benchmark/clip_benchmark/data"
@@ -58,11 +57,11 @@ _DTD_CLASSES = tuple(
 )
 
 
-def _cls(name: str, loader: str, size: int, layout: str, source: str, **kw) -> CatalogSpec:
+def _cls(name: str, loader: str, size: int, layout: str, source: str, **kw) -> DatasetSpec:
     kw.setdefault("prompt_key", name)
     sizes = kw.pop("sizes", {}) | {"test": size}
     return register_dataset(
-        CatalogSpec(name=name, task=CLASSIFICATION, loader=loader, sizes=sizes, layout=layout, source=source, **kw)
+        DatasetSpec(name=name, task=CLASSIFICATION, loader=loader, sizes=sizes, layout=layout, source=source, **kw)
     )
 
 

@@ -6,15 +6,14 @@ caption files the fork caches in the root; ``download=True`` fetches them from a
 """
 
 from zsbench.datasets import register_dataset
-from zsbench.datasets.base import RETRIEVAL
-from zsbench.datasets.loaders._spec import CatalogSpec, RemoteFile
+from zsbench.datasets.base import RETRIEVAL, DatasetSpec, RemoteFile
 
 _FORK_RAW = "https://raw.githubusercontent.com/OpenGVLab/InternVL/main/clip_benchmark/clip_benchmark/data"
 _KARPATHY = "https://github.com/mehdidc/retrieval_annotations/releases/download/1.0.0"
 _XTD = "https://raw.githubusercontent.com/adobe-research/Cross-lingual-Test-Dataset-XTD10/main"
 
 register_dataset(
-    CatalogSpec(
+    DatasetSpec(
         name="flickr30k",
         task=RETRIEVAL,
         loader="zsbench.datasets.loaders.captions:load_flickr30k",
@@ -40,7 +39,7 @@ register_dataset(
 )
 
 register_dataset(
-    CatalogSpec(
+    DatasetSpec(
         name="mscoco_captions",
         task=RETRIEVAL,
         loader="zsbench.datasets.loaders.captions:load_mscoco_captions",
@@ -71,7 +70,7 @@ _XTD_FILE_CODE = {"cn": "zh"}
 _XTD_DIR = {"fr": "MIC", "jp": "STAIR"}
 
 register_dataset(
-    CatalogSpec(
+    DatasetSpec(
         name="multilingual_mscoco_captions",
         task=RETRIEVAL,
         loader="zsbench.datasets.loaders.captions:load_multilingual_mscoco",

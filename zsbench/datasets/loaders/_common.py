@@ -65,7 +65,7 @@ def require_root(spec: DatasetSpec, root: Path, *paths: str | Path) -> None:
 
 
 def maybe_download(spec: DatasetSpec, root: Path, language: str, options: dict[str, Any]) -> None:
-    if options.get("download") and getattr(spec, "files", ()):
+    if options.get("download") and spec.files:
         from zsbench.datasets.loaders.download import fetch_missing
 
         root.mkdir(parents=True, exist_ok=True)

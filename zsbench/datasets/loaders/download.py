@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from zsbench.datasets.loaders._spec import RemoteFile
+from zsbench.datasets.base import RemoteFile
 from zsbench.errors import ZsbenchError
 
 

@@ -240,7 +240,7 @@ def ensure_generated(root: str | os.PathLike[str], name: str) -> Path:
     try:
         writer(tmp, n)
         (tmp / "GENERATOR.json").write_text(
-            json.dumps({"generator": "zsbench.datasets.shapes", "version": GENERATOR_VERSION, "images": n}) + "\n"
+            json.dumps({"generator": __name__, "version": GENERATOR_VERSION, "images": n}) + "\n"
         )
         _normal_permissions(tmp)
         try:
