@@ -286,11 +286,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_export_wds(args: argparse.Namespace) -> int:
-    from zsbench.datasets import load_dataset
+    from zsbench.datasets import load_dataset, resolve_dataset_root
     from zsbench.datasets.loaders.webdataset import export_wds
 
     options = {"allow_incomplete": True} if args.allow_incomplete else {}
-    data = load_dataset(args.dataset, args.dataset_root, split=args.split, language=args.language, **options)
+    root = resolve_dataset_root(args.dataset, args.dataset_root)  # the same templating and defaults as eval
+    data = load_dataset(args.dataset, root, split=args.split, language=args.language, **options)
     export_wds(data, args.output, split=args.split, image_format=args.image_format, max_count=args.max_count)
     print(f"exported {args.dataset} ({args.split}) to {args.output}")
     return 0
@@ -312,13 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--expected", default="expected", help="snapshot folder for --report")
     b.set_defaults(func=cmd_build)
     d = sub.add_parser("datasets", help="where each dataset is expected, whether it is there, how to get it")
-    d.add_argument("--dataset_root", default="root")
+    d.add_argument(
+        "--dataset_root",
+        default=None,
+        help="template with {dataset}/{dataset_cleaned}; default: CLIP_benchmark's 'root', zsbench's data cache for "
+        "the built-in shapes datasets (where eval puts them)",
+    )
     d.set_defaults(func=cmd_datasets)
     m = sub.add_parser("models", help="list model types")
     m.set_defaults(func=cmd_models)
     w = sub.add_parser("export-wds", help="write a dataset as webdataset shards (CLIP_benchmark layout)")
     w.add_argument("--dataset", "-d", required=True)
-    w.add_argument("--dataset_root", "--dataset-root", "-r", default="root")
+    w.add_argument(
+        "--dataset_root", "--dataset-root", "-r", default=None, help="template as for eval (default: as for eval)"
+    )
     w.add_argument("--split", "-s", default="test")
     w.add_argument("--language", default="en")
     w.add_argument("--output", "-o", required=True)

@@ -16,25 +16,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zsbench.engine.atomic import atomic_write, describe_os_error, remove_stale_temps
+from zsbench.paths import default_cache_dir  # noqa: F401  (TEMP re-export until runner moves)
 
 log = logging.getLogger("zsbench")
 # 2: per-tensor SHA-256 digests in the metadata; the image key holds the resolved root and fingerprint mode.
 CACHE_FORMAT = 2
-
-
-def default_cache_dir() -> Path:
-    """``$ZSBENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/zsbench`` (``~/.cache/zsbench``): never the package folder."""
-    env = os.environ.get("ZSBENCH_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "zsbench"
 
 
 def tensor_digest(tensor: Any) -> str:

@@ -10,9 +10,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from zsbench.datasets.roots import check_dataset_root_template
 from zsbench.engine.config import FINGERPRINT_MODES, EvalConfig
-from zsbench.engine.plan import DATASET_ROOT_FIELDS, OUTPUT_FIELDS, check_template
+from zsbench.engine.plan import OUTPUT_FIELDS
 from zsbench.errors import ZsbenchError
+from zsbench.paths import check_template
 
 
 def _is_int(value: Any) -> bool:
@@ -34,7 +36,7 @@ def check_settings(config: EvalConfig) -> None:
         raise ZsbenchError(f"--fingerprint must be one of {', '.join(FINGERPRINT_MODES)}, got {config.fingerprint!r}")
     check_template(config.output, "--output", OUTPUT_FIELDS)
     if config.dataset_root is not None:
-        check_template(config.dataset_root, "--dataset_root", DATASET_ROOT_FIELDS)
+        check_dataset_root_template(config.dataset_root)
 
 
 def check_writable_file(path: str | os.PathLike[str], flag: str) -> None:

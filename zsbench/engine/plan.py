@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from zsbench.errors import ZsbenchError
+from zsbench.paths import fill_template
 
 # CLIP_benchmark's collections (builder.dataset_collection / model_collection), kept as data.
 DATASET_COLLECTIONS: dict[str, list[str]] = {
@@ -122,45 +122,14 @@ def _split_model_pretrained(value: str) -> tuple[str, str]:
     return model.strip(), pretrained.strip()
 
 
-# The fields each template may use (CLIP_benchmark's names).
-DATASET_ROOT_FIELDS = ("dataset", "dataset_cleaned")
+# The fields the --output template may use (CLIP_benchmark's names); --dataset_root's live with the datasets.
 OUTPUT_FIELDS = ("dataset", "model", "pretrained", "pretrained_full_path", "task", "language")
-
-
-def check_template(template: str, flag: str, fields: Iterable[str]) -> None:
-    """Refuse a template with an unknown ``{field}``, unbalanced braces or a bad format spec, in one line."""
-    allowed = tuple(fields)
-    names = ", ".join("{" + f + "}" for f in allowed)
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as e:  # "{dataset" or a lone "}"
-        raise ZsbenchError(
-            f"{flag} {template!r} is not a valid template ({e}); fields: {names}; write a literal brace as {{{{ or }}}}"
-        ) from e
-    for _, name, _, _ in parsed:
-        if name is not None and name not in allowed:
-            raise ZsbenchError(f"{flag} {template!r} uses unknown field {{{name}}}; fields: {names}")
-    _format(template, flag, **dict.fromkeys(allowed, "x"))  # conversions and format specs ("{dataset!z}")
-
-
-def _format(template: str, flag: str, **fields: str) -> str:
-    try:
-        return template.format(**fields)
-    except (KeyError, IndexError, AttributeError, ValueError) as e:
-        names = ", ".join("{" + f + "}" for f in fields)
-        raise ZsbenchError(f"{flag} {template!r} is not a valid template ({e}); fields: {names}") from e
-
-
-def dataset_root_for(template: str, dataset: str) -> str:
-    """CLIP_benchmark's ``--dataset_root`` template: ``{dataset}`` (``wds/`` removed) and ``{dataset_cleaned}``."""
-    name = dataset.removeprefix("wds/")
-    return _format(template, "--dataset_root", dataset=name, dataset_cleaned=name.replace("/", "-"))
 
 
 def output_for(template: str, *, model: str, pretrained: str, task: str, dataset: str, language: str) -> str:
     """CLIP_benchmark's ``--output`` template fields."""
     is_file = os.path.isfile(pretrained)
-    return _format(
+    return fill_template(
         template,
         "--output",
         model=model,
@@ -197,3 +166,9 @@ def build_plan(
                 )
                 plan.jobs.append(Job(ref, dataset, language, resolved, split, root, out))
     return plan
+
+
+def dataset_root_for(template: str, dataset: str) -> str:  # TEMP: removed once evaluate.py uses the resolver
+    from zsbench.datasets import resolve_dataset_root
+
+    return resolve_dataset_root(dataset, template)

@@ -406,7 +406,7 @@ def portable(value: Any, replacements: dict[str, str]) -> Any:
 def _path_replacements(case: Case) -> dict[str, str]:
     import os
 
-    from zsbench.engine.cache import default_cache_dir
+    from zsbench.paths import default_cache_dir
 
     path = Path(case.path).resolve()
     # the folder that holds expected/ (the repository), wherever the case file sits below it

@@ -22,7 +22,7 @@ def builtin_weights(name: str) -> Path:
     if name == "internvl-tiny-hf":
         import os
 
-        from zsbench.engine.cache import default_cache_dir
+        from zsbench.paths import default_cache_dir
         from zsbench.testing.shared import shared_root
 
         tokenizer = Path(
