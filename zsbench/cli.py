@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from zsbench.engine.compare import add_compare_parser
 from zsbench.errors import ZsbenchError
 
 log = logging.getLogger("zsbench")
@@ -334,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--max_count", "--max-count", type=int, default=10000)
     w.add_argument("--allow_incomplete", action="store_true", help="export a split smaller than the full one")
     w.set_defaults(func=cmd_export_wds)
+    add_compare_parser(sub)  # zsbench compare BASE NEW: its flags live beside the code that reads them
     return parser
 
 
