@@ -166,8 +166,9 @@ def test_all_adapters_load_and_run(tiny_with_tokenizer: Any, adapter: str) -> No
     assert img.shape == (3, 16) and txt.shape == (2, 16)
     assert torch.isfinite(img).all() and torch.isfinite(txt).all()
     ident = m.identity
-    assert ident["adapter"] == adapter and ident["mode"] == spec.mode and ident["format"] == spec.format
-    assert ident["checkpoint"]["sha256"] and ident["transform"]["kind"] == spec.transform
+    assert ident["model_type"] == "internvl" and ident["architecture"] == adapter
+    assert ident["extra"]["mode"] == spec.mode and ident["extra"]["format"] == spec.format
+    assert ident["weights"]["sha256"] and ident["preprocess"]["kind"] == spec.transform
     assert ident["tokenizer"]["padding"] == spec.padding and len(ident["tokenizer"]["sha256"]) == 64
     json.dumps(ident)  # JSON-able (cache keys, result files)
 
@@ -186,7 +187,7 @@ def test_pth_and_hf_agree_and_g_differs(tiny_with_tokenizer: Any) -> None:
     g = g_hf.encode_image(pixels)
     assert not torch.allclose(g, c_hf.encode_image(pixels), atol=1e-2)
     assert bool(((g.norm(dim=1) > 0) & (g.norm(dim=1) <= 2 + 1e-6)).all())
-    assert pth.identity["checkpoint"] != c_hf.identity["checkpoint"]
+    assert pth.identity["weights"] != c_hf.identity["weights"]
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16", "amp_bf16"])
@@ -209,7 +210,7 @@ def test_pth_config_option_accepts_a_config_json(tiny_with_tokenizer: Any) -> No
     m = load(
         "internvl_c_retrieval", str(ck.pth), device="cpu", precision="fp32", config=str(ck.hf_folder / "config.json")
     )
-    assert m.identity["config"]["vision"]["hidden_size"] == 32
+    assert m.identity["extra"]["config"]["vision"]["hidden_size"] == 32
     with pytest.raises(CheckpointError, match="unknown option"):
         load("internvl_c_retrieval", str(ck.pth), device="cpu", precision="fp32", confg=ck.config)
 

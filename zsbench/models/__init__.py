@@ -1,15 +1,16 @@
-"""Model registry: ``--model_type`` -> loader. Loaders live in their own files and import torch lazily."""
+"""Model registry: ``--model_type`` -> loader. One adapter per model family, named for the family
+(``open_clip.py``, ``hf.py``, ``internvl/``); each imports torch and its library lazily."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from zsbench._registry import Registry
-from zsbench.models.base import PRECISIONS, Precision, ZeroShotModel, resolve_precision
+from zsbench.models.base import PRECISIONS, ModelIdentity, Precision, ZeroShotModel, resolve_precision
 
 MODEL_TYPES: Registry[Any] = Registry("model type")
-MODEL_TYPES.register("open_clip", "zsbench.models.open_clip_adapter:load")
-MODEL_TYPES.register("hf", "zsbench.models.hf_clip:load", aliases=("huggingface", "transformers"))
+MODEL_TYPES.register("open_clip", "zsbench.models.open_clip:load")
+MODEL_TYPES.register("hf", "zsbench.models.hf:load", aliases=("huggingface", "transformers"))
 MODEL_TYPES.register("internvl", "zsbench.models.internvl:load")
 
 
@@ -35,4 +36,12 @@ def load_model(
     return loader(model, pretrained, device=device, precision=precision, cache_dir=cache_dir, **options)
 
 
-__all__ = ["MODEL_TYPES", "PRECISIONS", "Precision", "ZeroShotModel", "load_model", "resolve_precision"]
+__all__ = [
+    "MODEL_TYPES",
+    "PRECISIONS",
+    "ModelIdentity",
+    "Precision",
+    "ZeroShotModel",
+    "load_model",
+    "resolve_precision",
+]

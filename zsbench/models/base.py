@@ -8,11 +8,14 @@ normalised: the tasks normalise, exactly as CLIP_benchmark does).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import json
 import os
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from zsbench.errors import ZsbenchError
@@ -102,7 +105,130 @@ def fingerprint_path(path: str | os.PathLike[str]) -> dict[str, Any]:
     return {"path": str(p), "kind": kind, "sha256": h.hexdigest(), "size": st.st_size}
 
 
-@dataclass
+def weights_fingerprint(path: str | os.PathLike[str], source: str) -> dict[str, Any]:
+    """``{"source": source, **fingerprint_path(path)}``: the ``weights`` of a :class:`ModelIdentity` read from disk."""
+    return {"source": source, **fingerprint_path(path)}
+
+
+_MAPPING_FIELDS = ("weights", "preprocess", "tokenizer", "options", "library", "extra")
+
+
+def _freeze(v: Any) -> Any:
+    """Read-only JSON-like copy: mappings -> read-only mappings with str keys, lists/tuples -> tuples, str/int/
+    float subclasses (enums) -> their plain value, anything else -> ``str(v)``: what ``json.dumps(default=str)``
+    writes, so the identity in memory is the one in cache keys and result files."""
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return float(v)
+    if isinstance(v, str):
+        return str.__str__(v)
+    if isinstance(v, Mapping):
+        return MappingProxyType({_freeze(k) if isinstance(k, str) else str(k): _freeze(x) for k, x in v.items()})
+    if isinstance(v, list | tuple):
+        return tuple(_freeze(x) for x in v)
+    return str(v)
+
+
+def _thaw(v: Any) -> Any:
+    """Plain dicts and lists again (what ``json.dumps`` and the result files expect)."""
+    if isinstance(v, Mapping):
+        return {k: _thaw(x) for k, x in v.items()}
+    if isinstance(v, tuple | list):
+        return [_thaw(x) for x in v]
+    return v
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Everything a model's embeddings depend on, with the same fields for every adapter.
+
+    It is part of every embedding-cache key and recorded in each result's provenance, so two models that could
+    compute different embeddings must never have equal identities. Family-specific facts go in ``extra``, never in
+    new top-level keys, so tools reading results see one schema whatever the ``--model_type``.
+
+    Attributes:
+        model_type: the registry key (``open_clip``, ``hf``, ``internvl``; ``fake`` in tests).
+        architecture: what was built: the open_clip model name, the transformers class, the InternVL adapter.
+        pretrained: the weights as the user gave them (tag, file, folder; ``""`` for random weights).
+        weights: the weights' fingerprint; always has ``source`` (``file``, ``folder``, ``local-dir``, ``tag``,
+            ``hf-hub``, ``random``); read from disk it is :func:`fingerprint_path` (``path``, ``kind``, ``sha256``,
+            ``size`` for files), a tag or hub repo names it, random weights give their seed.
+        preprocess: the image transform's settings (size, mean/std, interpolation, ...).
+        tokenizer: the tokenizer class or file (with its sha256), context length, padding.
+        options: the loader options the user set (``--model_option``-style keywords), JSON-able.
+        library: versions of the libraries that compute the embeddings (``{"open_clip": "3.3.0"}``).
+        extra: anything else the family's embeddings depend on (InternVL's mode and config, hf's model family).
+
+    Nested values are frozen (read-only mappings, tuples); :meth:`as_dict` gives plain JSON-able dicts and lists.
+    """
+
+    model_type: str
+    architecture: str
+    pretrained: str
+    weights: Mapping[str, Any]
+    preprocess: Mapping[str, Any]
+    tokenizer: Mapping[str, Any]
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    library: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in self.field_names():
+            value = getattr(self, name)
+            if name in _MAPPING_FIELDS:
+                if not isinstance(value, Mapping):
+                    raise TypeError(f"ModelIdentity.{name} must be a mapping, not {type(value).__name__}")
+                object.__setattr__(self, name, _freeze(value))
+            elif not isinstance(value, str):
+                raise TypeError(f"ModelIdentity.{name} must be a str, not {type(value).__name__}")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The top-level keys of :meth:`as_dict`, in order."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def as_dict(self) -> dict[str, Any]:
+        """A fresh plain-dict copy (JSON-able): what cache keys and result provenance hold."""
+        return {name: _thaw(getattr(self, name)) for name in self.field_names()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], **defaults: str) -> ModelIdentity:
+        """Inverse of :meth:`as_dict`. Keys that are not fields are kept in ``extra`` (so nothing that was part of
+        an identity is dropped); missing string fields come from ``defaults``, missing mappings are empty."""
+        names = cls.field_names()
+        kw: dict[str, Any] = {}
+        for name in names:
+            if name in data:
+                kw[name] = data[name]
+            else:
+                kw[name] = {} if name in _MAPPING_FIELDS else str(defaults.get(name, ""))
+        unknown = {k: v for k, v in data.items() if k not in names}
+        if unknown:
+            kw["extra"] = {**kw["extra"], **unknown}
+        return cls(**kw)
+
+    def replace(self, **changes: Any) -> ModelIdentity:
+        """A copy with some fields changed, e.g. ``ident.replace(extra={**ident.extra, "compiled": True})``."""
+        return dataclasses.replace(self, **changes)
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON of :meth:`as_dict` (equal identities, equal digests)."""
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+    def __hash__(self) -> int:  # the nested read-only mappings are not hashable themselves
+        return hash(self.digest())
+
+    def __reduce__(self) -> tuple[Any, ...]:  # read-only mappings do not pickle; plain dicts do
+        return (_identity_from_dict, (self.as_dict(),))
+
+
+def _identity_from_dict(data: dict[str, Any]) -> ModelIdentity:
+    return ModelIdentity.from_dict(data)
+
+
 class ZeroShotModel:
     """A loaded model, ready for the engine.
 
@@ -115,22 +241,63 @@ class ZeroShotModel:
         image_fn / text_fn: batch on ``device`` -> embeddings; called under the precision's autocast.
         device: torch device string.
         precision: the resolved precision.
-        identity: JSON-able facts that determine the embeddings (weights fingerprint, architecture,
-            preprocessing, tokenizer); part of every cache key and recorded in results.
+        ident: the typed :class:`ModelIdentity` (weights fingerprint, architecture, preprocessing, tokenizer);
+            part of every cache key and recorded in results.
+        identity: ``ident.as_dict()``, the plain-dict view the engine puts in cache keys and provenance; assigning a
+            dict replaces ``ident`` (keys that are not :class:`ModelIdentity` fields land in ``extra``).
         module: the underlying ``torch.nn.Module`` (for ``.eval()``, parameter counts, ``torch.compile``).
     """
 
-    name: str
-    model_type: str
-    pretrained: str
-    transform: Callable[[Any], Any]
-    tokenize_fn: Callable[[Sequence[str]], Any]
-    image_fn: Callable[[Any], Any]
-    text_fn: Callable[[Any], Any]
-    device: str
-    precision: Precision
-    identity: dict[str, Any] = field(default_factory=dict)
-    module: Any = None
+    def __init__(
+        self,
+        name: str,
+        model_type: str,
+        pretrained: str,
+        transform: Callable[[Any], Any],
+        tokenize_fn: Callable[[Sequence[str]], Any],
+        image_fn: Callable[[Any], Any],
+        text_fn: Callable[[Any], Any],
+        device: str,
+        precision: Precision,
+        identity: ModelIdentity | Mapping[str, Any] | None = None,
+        module: Any = None,
+    ) -> None:
+        self.name = name
+        self.model_type = model_type
+        self.pretrained = pretrained
+        self.transform = transform
+        self.tokenize_fn = tokenize_fn
+        self.image_fn = image_fn
+        self.text_fn = text_fn
+        self.device = device
+        self.precision = precision
+        self.module = module
+        self.ident = self._as_identity(identity if identity is not None else {})
+
+    def _as_identity(self, value: ModelIdentity | Mapping[str, Any]) -> ModelIdentity:
+        if isinstance(value, ModelIdentity):
+            return value
+        if not isinstance(value, Mapping):
+            raise TypeError(f"identity must be a ModelIdentity or a mapping, not {type(value).__name__}")
+        # A bare mapping (test doubles, benchmarks) still names the model: never an empty, shared cache identity.
+        return ModelIdentity.from_dict(
+            value, model_type=self.model_type, architecture=self.name, pretrained=self.pretrained
+        )
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """``ident.as_dict()``: a fresh plain dict each time (mutating it does not change the model)."""
+        return self.ident.as_dict()
+
+    @identity.setter
+    def identity(self, value: ModelIdentity | Mapping[str, Any]) -> None:
+        self.ident = self._as_identity(value)
+
+    def __repr__(self) -> str:
+        return (
+            f"ZeroShotModel(name={self.name!r}, model_type={self.model_type!r}, pretrained={self.pretrained!r}, "
+            f"device={self.device!r}, precision={self.precision.name!r})"
+        )
 
     def tokenize(self, texts: Sequence[str]) -> Any:
         return self.tokenize_fn(list(texts))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from zsbench.errors import CheckpointError
-from zsbench.models.base import ZeroShotModel, fingerprint_path, resolve_precision
+from zsbench.models.base import ModelIdentity, ZeroShotModel, resolve_precision, weights_fingerprint
 from zsbench.models.internvl.adapters import ADAPTERS, Adapter
 
 # Where the .pth adapters look for tokenizer.model when no ``tokenizer=`` is given: an HF folder beside the
@@ -86,7 +86,7 @@ def load(
     config = config or (pth_config() if adapter.format == "pth" else load_hf_config(path))
     # *_classification and *_retrieval differ only in the image transform: while one adapter's model is alive,
     # another adapter on the same checkpoint shares its network instead of reading 25 GB again.
-    checkpoint_id = fingerprint_path(path)
+    checkpoint_id = weights_fingerprint(path, "file" if adapter.format == "pth" else "folder")
     net_key = (str(path.resolve()), checkpoint_id["sha256"], adapter.format, adapter.mode, repr(config),
                str(prec.weights_dtype), device, ignore)  # fmt: skip
     net = _NETWORKS.get(net_key)
@@ -112,17 +112,17 @@ def load(
     def text_fn(ids: torch.Tensor) -> torch.Tensor:
         return net.encode_text(ids)
 
-    identity = {
-        "model_type": "internvl",
-        "adapter": adapter.name,
-        "format": adapter.format,
-        "mode": mode,
-        "checkpoint": checkpoint_id,
-        "config": config.to_dict(),
-        "transform": describe_transform(adapter.transform, config.vision.image_size),
-        "tokenizer": tok.describe(),
-        "precision": prec.name,
-    }
+    # Precision is not repeated here: the engine puts the model's resolved precision in every cache key itself.
+    identity = ModelIdentity(
+        model_type="internvl",
+        architecture=adapter.name,
+        pretrained=pretrained,
+        weights=checkpoint_id,
+        preprocess=describe_transform(adapter.transform, config.vision.image_size),
+        tokenizer=tok.describe(),
+        options={"ignore_unexpected": list(ignore)} if ignore else {},
+        extra={"format": adapter.format, "mode": mode, "config": config.to_dict()},
+    )
     return ZeroShotModel(
         name=model,
         model_type="internvl",

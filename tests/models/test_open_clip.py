@@ -11,7 +11,9 @@ import torch  # noqa: E402
 
 import zsbench  # noqa: E402
 from zsbench.errors import CheckpointError, UnknownNameError, ZsbenchError  # noqa: E402
-from zsbench.models import open_clip_adapter, tiny  # noqa: E402
+from zsbench.models import open_clip as open_clip_adapter  # noqa: E402
+from zsbench.models import tiny  # noqa: E402
+from zsbench.models.base import ModelIdentity  # noqa: E402
 
 TEXTS = ["a circle.", "a small red triangle on the left", "there is a blue star at the top"]
 
@@ -24,7 +26,7 @@ def tiny_model():
 
 @pytest.fixture(scope="module")
 def images():
-    from zsbench.datasets.shapes import render_sample
+    from zsbench.datasets.loaders.shapes import render_sample
 
     return [render_sample(123, i).image for i in range(6)]
 
@@ -53,7 +55,7 @@ def test_tiny_matches_open_clip(tiny_model, images):
         assert torch.equal(tiny_model.encode_image(pix), ref.encode_image(pix))
         ours, theirs = tiny_model.encode_text(tiny_model.tokenize(TEXTS)), ref.encode_text(tok(TEXTS))
     # zsbench runs the text tower only up to the longest prompt (causal mask: same math, other float rounding)
-    assert tiny_model.identity["text_context"] == "trimmed to the longest prompt"
+    assert tiny_model.identity["extra"]["text_context"] == "trimmed to the longest prompt"
     assert torch.allclose(ours, theirs, atol=1e-5, rtol=0)
     assert not torch.equal(ours, torch.zeros_like(ours))
 
@@ -69,8 +71,11 @@ def test_trimmed_text_tower_matches_full_context_on_vit_b_32():
 
 
 def test_tiny_identity(tiny_model):
+    assert isinstance(tiny_model.ident, ModelIdentity)
     ident = tiny_model.identity
-    assert ident["architecture"] == tiny.TINY_MODEL_NAME
+    assert ident == tiny_model.ident.as_dict()
+    assert (ident["model_type"], ident["architecture"]) == ("open_clip", tiny.TINY_MODEL_NAME)
+    assert ident["library"]["open_clip"]
     assert ident["weights"]["source"] == "file"
     assert ident["weights"]["sha256"] == zsbench.models.base.fingerprint_path(tiny.tiny_weights_path())["sha256"]
     pp = ident["preprocess"]

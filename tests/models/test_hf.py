@@ -32,12 +32,12 @@ def _pooled(out):
 
 @pytest.mark.parametrize("family", ["clip", "siglip"])
 def test_hf_embeddings_equal_transformers(family, hf_clip_dir, hf_siglip_dir, test_image):
-    from zsbench.models.hf_clip import TorchvisionProcessor
+    from zsbench.models.hf import TorchvisionProcessor
 
     folder = {"clip": hf_clip_dir, "siglip": hf_siglip_dir}[family]
     m = zsbench.load_model("hf", "anything", str(folder), device="cpu")
     ref, tok, proc = _reference(folder, family)
-    assert not m.module.training and m.identity["model_type"] == family
+    assert not m.module.training and m.identity["model_type"] == "hf" and m.identity["extra"]["family"] == family
 
     # the torchvision reproduction of the processor, not the fallback wrapper, and equal to it
     assert isinstance(m.transform, TorchvisionProcessor)

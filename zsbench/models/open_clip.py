@@ -2,8 +2,8 @@
 ``local-dir:`` folder, or random weights (empty ``pretrained``).
 
 Mirrors CLIP_benchmark's open_clip loader (``create_model_and_transforms`` keeping the *eval* transform,
-``get_tokenizer``, ``model.eval()``), plus zsbench's explicit weight precision and an ``identity`` that
-pins everything the embeddings depend on. Local checkpoint files are read by zsbench itself
+``get_tokenizer``, ``model.eval()``), plus zsbench's explicit weight precision and a
+:class:`~zsbench.models.base.ModelIdentity` that pins everything the embeddings depend on. Local checkpoint files are read by zsbench itself
 (:mod:`zsbench.models.checkpoints`: weights-only unpickling, safetensors headers checked) before the model is built,
 and keys are compared with the model so a mismatch names the keys.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from zsbench._registry import unknown_name
 from zsbench.errors import CheckpointError, UnknownNameError, ZsbenchError
-from zsbench.models.base import ZeroShotModel, fingerprint_path, resolve_precision
+from zsbench.models.base import ModelIdentity, ZeroShotModel, resolve_precision, weights_fingerprint
 from zsbench.models.checkpoints import check_keys, read_state_dict
 
 LOCAL_DIR = "local-dir:"
@@ -43,7 +43,7 @@ def _resolve(model: str, pretrained: str | None) -> tuple[str, str | None, dict[
         folder = Path(model[len(LOCAL_DIR) :]).expanduser()
         if not (folder / "open_clip_config.json").is_file():
             raise CheckpointError(f"{folder} is not an open_clip folder: it needs open_clip_config.json and weights")
-        return f"{LOCAL_DIR}{folder}", None, {"source": "local-dir", **fingerprint_path(folder)}
+        return f"{LOCAL_DIR}{folder}", None, weights_fingerprint(folder, "local-dir")
     if model.startswith(HF_HUB):
         return model, None, {"source": "hf-hub", "repo": model[len(HF_HUB) :]}
 
@@ -54,16 +54,16 @@ def _resolve(model: str, pretrained: str | None) -> tuple[str, str | None, dict[
         return name, None, {"source": "random", "seed": RANDOM_SEED}
     path = Path(pretrained).expanduser()
     if path.is_file():
-        return name, str(path), {"source": "file", **fingerprint_path(path)}
+        return name, str(path), weights_fingerprint(path, "file")
     if path.is_dir():
         if (path / "open_clip_config.json").is_file():
-            return f"{LOCAL_DIR}{path}", None, {"source": "local-dir", **fingerprint_path(path)}
+            return f"{LOCAL_DIR}{path}", None, weights_fingerprint(path, "local-dir")
         from open_clip.factory import _find_checkpoint_in_dir
 
         ckpt = _find_checkpoint_in_dir(path)
         if ckpt is None:
             raise CheckpointError(f"no *.safetensors, *.bin or *.pth checkpoint in {path}")
-        return name, ckpt, {"source": "file", **fingerprint_path(ckpt)}
+        return name, ckpt, weights_fingerprint(ckpt, "file")
     tags = open_clip.list_pretrained_tags_by_model(name)
     if pretrained in tags:
         cfg = open_clip.get_pretrained_cfg(name, pretrained)
@@ -129,30 +129,31 @@ def load(
     pp = dict(getattr(module.visual, "preprocess_cfg", {}) or open_clip.get_model_preprocess_cfg(module))
     tok_cfg = open_clip.get_model_tokenize_cfg(module)
     context_length = getattr(tokenizer, "context_length", None) or tok_cfg.get("context_length")
-    identity = {
-        "adapter": "open_clip",
-        "open_clip_version": open_clip.__version__,
-        "architecture": name,
-        "pretrained": pretrained or "",
-        "weights": weights_id,
-        "preprocess": {
-            "size": _jsonable(pp.get("size")),
-            "mean": _jsonable(pp.get("mean")),
-            "std": _jsonable(pp.get("std")),
-            "interpolation": pp.get("interpolation"),
-            "resize_mode": pp.get("resize_mode"),
-            "fill_color": pp.get("fill_color"),
-            "transform": repr(preprocess),
-        },
-        "tokenizer": {"class": type(tokenizer).__name__, "context_length": context_length},
-        "options": {k: _jsonable(v) for k, v in sorted(options.items())},
-    }
 
     def tokenize(texts: list[str]) -> Any:
         return tokenizer(texts)
 
     text_fn = _trimmed_encode_text(module) or module.encode_text
-    identity["text_context"] = "trimmed to the longest prompt" if text_fn is not module.encode_text else "full"
+    identity = ModelIdentity(
+        model_type="open_clip",
+        architecture=name,
+        pretrained=pretrained or "",
+        weights=weights_id,
+        preprocess={
+            "size": pp.get("size"),
+            "mean": pp.get("mean"),
+            "std": pp.get("std"),
+            "interpolation": pp.get("interpolation"),
+            "resize_mode": pp.get("resize_mode"),
+            "fill_color": pp.get("fill_color"),
+            "transform": repr(preprocess),
+        },
+        tokenizer={"class": type(tokenizer).__name__, "context_length": context_length},
+        options=dict(sorted(options.items())),
+        library={"open_clip": open_clip.__version__},
+        # Same embeddings up to float rounding (see _trimmed_encode_text), but not bit-identical: part of the key.
+        extra={"text_context": "trimmed to the longest prompt" if text_fn is not module.encode_text else "full"},
+    )
 
     return ZeroShotModel(
         name=model,
@@ -307,11 +308,3 @@ def _trimmed_encode_text(module: Any) -> Any:
         return x
 
     return encode_text
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, tuple | list):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    return v

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zsbench.errors import CheckpointError, UnknownNameError, ZsbenchError
-from zsbench.models.base import ZeroShotModel, fingerprint_path, resolve_precision
+from zsbench.models.base import ModelIdentity, ZeroShotModel, resolve_precision, weights_fingerprint
 from zsbench.models.checkpoints import allowed, first_line, hf_weight_files, key_problems
 
 SUPPORTED = ("clip", "siglip")
@@ -203,16 +203,16 @@ def load(
     def text_fn(tokens: dict[str, Any]) -> Any:
         return _features(module.get_text_features(**tokens))
 
-    identity = {
-        "adapter": "hf",
-        "transformers_version": transformers.__version__,
-        "model_type": family,
-        "architecture": list(getattr(config, "architectures", None) or [type(module).__name__]),
-        "pretrained": str(folder),
-        "weights": fingerprint_path(folder),
-        "preprocess": {"kind": type(transform).__name__, "config": pp_cfg or processor.to_dict()},
-        "tokenizer": {"class": type(tokenizer).__name__, **{k: v for k, v in tok_kw.items()}, "inputs": list(keep)},
-    }
+    identity = ModelIdentity(
+        model_type="hf",
+        architecture=type(module).__name__,  # the class AutoModel built (CLIPModel, SiglipModel)
+        pretrained=str(folder),
+        weights=weights_fingerprint(folder, "folder"),
+        preprocess={"kind": type(transform).__name__, "config": pp_cfg or processor.to_dict()},
+        tokenizer={"class": type(tokenizer).__name__, **tok_kw, "inputs": list(keep)},
+        library={"transformers": transformers.__version__},
+        extra={"family": family, "config_architectures": list(getattr(config, "architectures", None) or [])},
+    )
     return ZeroShotModel(
         name=model,
         model_type="hf",
@@ -223,7 +223,7 @@ def load(
         text_fn=text_fn,
         device=device,
         precision=prec,
-        identity=_jsonable(identity),
+        identity=identity,
         module=module,
     )
 
@@ -297,13 +297,3 @@ def _quiet_transformers() -> Iterator[None]:
 def _features(out: Any) -> Any:
     # transformers >= 5 returns a ModelOutput whose pooler_output is the projected embedding; older, a tensor.
     return out if hasattr(out, "dim") else out.pooler_output
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, str | int | float | bool) or v is None:
-        return v
-    return str(v)
