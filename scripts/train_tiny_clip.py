@@ -35,8 +35,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from zsbench.datasets import shapes  # noqa: E402
+from zsbench.datasets.loaders import shapes  # noqa: E402
 from zsbench.models import tiny  # noqa: E402
+from zsbench.tasks.classification import class_prompts, class_weights, evaluate_classification  # noqa: E402
+from zsbench.tasks.retrieval import caption_texts, evaluate_retrieval  # noqa: E402
 
 
 class TrainStream(torch.utils.data.Dataset):
@@ -66,38 +68,27 @@ def _worker_init(_: int) -> None:
 
 @torch.no_grad()
 def evaluate(model: Any, preprocess: Any, tokenizer: Any, data_root: Path) -> dict[str, float]:
-    """acc1/acc5/mean-per-class recall on ``shapes`` and R@1/R@5 both ways on ``shapes_captions``."""
+    """acc1/acc5/mean-per-class recall on ``shapes`` and R@1/R@5 both ways on ``shapes_captions``.
+
+    The metrics are zsbench's own task functions (CLIP_benchmark's definitions); only the encoding is done here,
+    on the training model as it is.
+    """
     model.eval()
     cls = shapes.load_shapes(data_root)
-    w = []
-    for c in cls.classnames:
-        t = F.normalize(model.encode_text(tokenizer([tpl.format(c=c) for tpl in cls.templates])), dim=-1)
-        w.append(F.normalize(t.mean(0), dim=-1))
-    W = torch.stack(w, dim=1)
+    prompts, prompt_class = class_prompts(cls.classnames, cls.templates)
+    weights = class_weights(model.encode_text(tokenizer(prompts)), torch.tensor(prompt_class), len(cls.classnames))
     pix = torch.stack([preprocess(cls.images.load_image(i)) for i in range(len(cls.images))])
-    logits = 100.0 * F.normalize(model.encode_image(pix), dim=-1) @ W
-    y = torch.tensor(cls.targets)
-    top = logits.topk(5, dim=1).indices
-    acc1 = (top[:, 0] == y).float().mean().item()
-    acc5 = (top == y[:, None]).any(1).float().mean().item()
-    pred = top[:, 0]
-    mpcr = float(np.mean([(pred[y == k] == k).float().mean().item() for k in range(len(cls.classnames))]))
+    out: dict[str, Any] = evaluate_classification(model.encode_image(pix), weights, torch.tensor(cls.targets))
 
     ret = shapes.load_shapes_captions(data_root)
     pix = torch.stack([preprocess(ret.images.load_image(i)) for i in range(len(ret.images))])
-    img = F.normalize(model.encode_image(pix), dim=-1)
-    caps = [c for cs in ret.captions for c in cs]
-    owner = torch.tensor([i for i, cs in enumerate(ret.captions) for _ in cs])
-    txt = F.normalize(model.encode_text(tokenizer(caps)), dim=-1)
-    S = txt @ img.T  # (N_text, N_img), as CLIP_benchmark
-    out = {"acc1": acc1, "acc5": acc5, "mean_per_class_recall": mpcr}
-    for k in (1, 5):
-        t2i = (S.topk(k, dim=1).indices == owner[:, None]).any(1).float().mean().item()
-        topt = S.T.topk(k, dim=1).indices  # captions ranked for each image
-        i2t = (owner[topt] == torch.arange(len(ret.images))[:, None]).any(1).float().mean().item()
-        out[f"image_retrieval_recall@{k}"] = t2i  # text -> image
-        out[f"text_retrieval_recall@{k}"] = i2t  # image -> text
-    return {k: round(v, 4) for k, v in out.items()}
+    captions, owner = caption_texts(ret.captions)
+    out.update(
+        evaluate_retrieval(
+            model.encode_image(pix), model.encode_text(tokenizer(captions)), torch.tensor(owner), recall_k=(1, 5)
+        )
+    )
+    return {k: round(v, 4) for k, v in out.items() if v is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in ("out", "data_root")
         },
         "data": {
-            "generator": "zsbench.datasets.shapes",
+            "generator": shapes.__name__,
             "generator_version": shapes.GENERATOR_VERSION,
             "train_seed": shapes.SPLIT_SEEDS["train"],
             "eval_seeds": {k: v for k, v in shapes.SPLIT_SEEDS.items() if k != "train"},

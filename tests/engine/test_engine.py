@@ -144,3 +144,25 @@ def test_image_set_fingerprint_is_computed_once_per_invocation(tmp_path, monkeyp
     monkeypatch.setattr(ArrayImageSet, "fingerprint", lambda self, mode="stat": calls.append(1) or original(self, mode))
     Evaluator(_config(tmp_path, languages=["en", "cn", "jp"], cache_dir="")).run()
     assert len(calls) == 1  # three languages, one image set
+
+
+def test_a_model_is_freed_before_one_with_other_weights_loads(tmp_path, monkeypatch):
+    import weakref
+
+    loaded: list = []
+    alive_at_load: list = []
+    original = Evaluator.load
+
+    def load(self, ref):
+        alive_at_load.append([r() is not None for r in loaded])
+        model = original(self, ref)
+        loaded.append(weakref.ref(model))
+        return model
+
+    monkeypatch.setattr(Evaluator, "load", load)
+    models = [("m", "p"), ("m2", "p"), ("m", "other-weights")]
+    records = Evaluator(_config(tmp_path, models=models, cache_dir="")).run()
+    assert [(r["model"], r["pretrained"]) for r in records] == models
+    # Same weights load while the previous model is alive (InternVL adapters share its network); other weights
+    # only after it is gone, so two large models never share the memory.
+    assert alive_at_load == [[], [True], [False, False]]

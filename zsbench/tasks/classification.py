@@ -1,23 +1,33 @@
-"""Zero-shot classification metrics, bit-compatible with CLIP_benchmark 1.6.2 (``metrics/zeroshot_classification.py``).
+"""Zero-shot classification, bit-compatible with CLIP_benchmark 1.6.2 (``metrics/zeroshot_classification.py``).
 
-Pure functions over embeddings and labels: torch tensors in, plain Python floats out. numpy is used only where
-CLIP_benchmark delegates to scikit-learn, so that the float64 arithmetic (and thus the last digit) is the same.
+The metrics are pure functions over embeddings and labels: torch tensors in, plain Python floats out. numpy is used
+only where CLIP_benchmark delegates to scikit-learn, so that the float64 arithmetic (and thus the last digit) is the
+same. :data:`TASK` is the ``zeroshot_classification`` task: prompts from classnames and templates, the classifier
+from their embeddings (or ``--load_clfs``), then these metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from zsbench.errors import ZsbenchError
 from zsbench.tasks._common import l2_normalize, require_dim, require_labels
+from zsbench.tasks.base import EVAL_IMAGES, ImageEmbeddings, Task, TaskSettings, TextEmbeddings, Texts
 
 __all__ = [
+    "TASK",
+    "ZeroShotClassification",
     "accuracy_topk",
+    "class_prompts",
     "class_weights",
     "classification_logits",
+    "clip_benchmark_accuracy",
     "evaluate_classification",
     "mean_average_precision",
     "mean_per_class_recall",
@@ -172,3 +182,92 @@ def evaluate_classification(
         acc1, acc5 = accuracy_topk(logits, targets, (1,))[1], None
     pred = logits.argmax(axis=1)  # argmax, not topk: on exact ties the two may pick different classes, as upstream
     return {"acc1": acc1, "acc5": acc5, "mean_per_class_recall": mean_per_class_recall(pred, targets)}
+
+
+def clip_benchmark_accuracy(output: Tensor, target: Tensor, topk: Sequence[int] = (1,)) -> list[float]:
+    """Drop-in for CLIP_benchmark 1.6.2's ``accuracy(output, target, topk)``, which fails on NumPy >= 2.4.
+
+    The same arithmetic (:func:`accuracy_topk`), returned as upstream's list in ``topk`` order, for patching
+    ``clip_benchmark.metrics.zeroshot_classification.accuracy`` when upstream itself has to run.
+    """
+    acc = accuracy_topk(output, target, tuple(topk))
+    return [acc[k] for k in topk]
+
+
+def class_prompts(classnames: list[str], templates: Any) -> tuple[list[str], list[int]]:
+    """All prompts of all classes, in class order, and the class of each prompt.
+
+    ``templates`` is a list of format strings with ``{c}``, or a dict classname -> prompts (CuPL).
+    """
+    prompts: list[str] = []
+    owner: list[int] = []
+    for c, name in enumerate(classnames):
+        texts = templates[name] if isinstance(templates, dict) else [t.format(c=name) for t in templates]
+        prompts.extend(texts)
+        owner.extend([c] * len(texts))
+    return prompts, owner
+
+
+class ZeroShotClassification(Task):
+    """CLIP_benchmark's zero-shot classification: a prompt-averaged classifier, then acc1/acc5/mean per-class recall
+    (or mAP for multilabel data).
+
+    Settings used: ``batch_size`` (the classifier is applied one evaluation batch at a time, as upstream),
+    ``classifier`` (``--load_clfs``: used as is, no prompt encoded) and ``save_classifier`` (``--save_clf``).
+    """
+
+    name = "zeroshot_classification"
+    data_kinds = ("zeroshot_classification",)
+
+    def texts(self, data: Any, images: Mapping[str, ImageEmbeddings], settings: TaskSettings) -> Texts | None:
+        if settings.classifier is not None:
+            return None  # a loaded classifier replaces the prompts, as in CLIP_benchmark
+        return Texts(*class_prompts(data.classnames, data.templates))
+
+    def score(
+        self,
+        images: Mapping[str, ImageEmbeddings],
+        texts: TextEmbeddings | None,
+        data: Any,
+        settings: TaskSettings,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        image = images[EVAL_IMAGES]
+        prompts, prompt_class = (
+            (texts.texts.texts, texts.texts.owner)
+            if texts is not None
+            else class_prompts(data.classnames, data.templates)
+        )
+        info: dict[str, Any] = {"n_classes": len(data.classnames), "n_prompts": len(prompts)}
+        info["prompts_sha256"] = hashlib.sha256("\0".join(prompts).encode()).hexdigest()
+        if settings.classifier is not None:
+            # CLIP_benchmark: the plain mean of the saved classifiers, no renormalisation.
+            weights = settings.classifier
+            expected = (image.embeddings.shape[1], len(data.classnames))
+            if tuple(weights.shape) != expected:
+                raise ZsbenchError(
+                    f"{settings.classifier_source or 'the loaded classifier'}: classifier shape "
+                    f"{tuple(weights.shape)} does not fit this model and dataset (embedding dim x classes = "
+                    f"{expected}); pass ones saved for them"
+                )
+            info["text_cache"] = "loaded"
+        elif texts is None:
+            raise ValueError("zero-shot classification needs the prompt embeddings or a loaded classifier")
+        else:
+            weights = class_weights(texts.embeddings, torch.tensor(prompt_class), len(data.classnames))
+            info["text_cache"] = texts.cache
+        if settings.save_classifier is not None:
+            settings.save_classifier(weights)
+        targets = image.take(data.targets)
+        if data.multilabel:
+            targets = torch.as_tensor(targets)
+        else:
+            targets = torch.as_tensor(targets, dtype=torch.long)
+        # CLIP_benchmark multiplies the classifier one loader batch at a time; the same batch size gives the same
+        # bits, which matters only at near-ties.
+        metrics = evaluate_classification(
+            image.embeddings, weights, targets, multilabel=data.multilabel, batch_size=settings.batch_size
+        )
+        return metrics, info
+
+
+TASK = ZeroShotClassification()

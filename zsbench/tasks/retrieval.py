@@ -5,18 +5,23 @@ Upstream builds a dense (N_text x N_image) boolean positive matrix and, per chun
 directly, so beyond the score matrix itself only O(chunk x N_targets) memory is used. The score matrix is still
 computed as the single matmul ``texts @ images.T`` upstream uses: a blocked matmul rounds differently from the full
 one (BLAS kernels depend on the block shape), which could flip near-ties and change the last digit.
+
+:data:`TASK` is the ``zeroshot_retrieval`` task: every caption of every evaluated image, then these metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from zsbench.tasks._common import l2_normalize, require_dim, require_labels
+from zsbench.tasks.base import EVAL_IMAGES, ImageEmbeddings, Task, TaskSettings, TextEmbeddings, Texts
 
-__all__ = ["evaluate_retrieval", "recall_at_k"]
+__all__ = ["TASK", "ZeroShotRetrieval", "caption_texts", "evaluate_retrieval", "recall_at_k"]
 
 
 def recall_at_k(scores: Tensor, query_keys: Tensor, target_keys: Tensor, k: int) -> Tensor:
@@ -84,3 +89,55 @@ def evaluate_retrieval(
         metrics[f"image_retrieval_recall@{k}"] = text_to_image_hits.float().mean().item()
         metrics[f"text_retrieval_recall@{k}"] = image_to_text_hits.float().mean().item()
     return metrics
+
+
+def caption_texts(
+    captions: Sequence[Sequence[str]], image_ids: Iterable[int] | None = None
+) -> tuple[list[str], list[int]]:
+    """The captions of the given images (default: all), flattened, and the image of each caption.
+
+    Images are renumbered 0, 1, ... in the order given, so the owners index the rows of embeddings computed for
+    exactly those images (corrupt images left out under ``--skip_corrupt`` take their captions with them).
+    """
+    texts: list[str] = []
+    owner: list[int] = []
+    for new_index, i in enumerate(range(len(captions)) if image_ids is None else image_ids):
+        texts.extend(captions[i])
+        owner.extend([new_index] * len(captions[i]))
+    return texts, owner
+
+
+class ZeroShotRetrieval(Task):
+    """CLIP_benchmark's image-text retrieval: recall@k both ways. Settings used: ``recall_k``."""
+
+    name = "zeroshot_retrieval"
+    data_kinds = ("zeroshot_retrieval",)
+
+    def texts(self, data: Any, images: Mapping[str, ImageEmbeddings], settings: TaskSettings) -> Texts:
+        return Texts(*caption_texts(data.captions, images[EVAL_IMAGES].kept))
+
+    def score(
+        self,
+        images: Mapping[str, ImageEmbeddings],
+        texts: TextEmbeddings | None,
+        data: Any,
+        settings: TaskSettings,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        if texts is None:
+            raise ValueError("retrieval needs the caption embeddings")
+        captions = texts.texts.texts
+        info: dict[str, Any] = {"n_captions": len(captions), "text_cache": texts.cache}
+        info["captions_sha256"] = hashlib.sha256("\0".join(captions).encode()).hexdigest()
+        metrics = evaluate_retrieval(
+            images[EVAL_IMAGES].embeddings,
+            texts.embeddings,
+            torch.tensor(texts.texts.owner),
+            recall_k=settings.recall_k,
+        )
+        return metrics, info
+
+    def recorded_settings(self, settings: TaskSettings) -> dict[str, Any]:
+        return {"recall_k": list(settings.recall_k)}
+
+
+TASK = ZeroShotRetrieval()
