@@ -35,10 +35,6 @@ def test_default_cache_dir(env, want, tmp_path, monkeypatch):
             monkeypatch.setenv(key, value.format(tmp=tmp_path))
     assert default_cache_dir() == Path(want.format(tmp=tmp_path))
     assert builtin_data_dir() == default_cache_dir() / "data"
-    # The engine's cache folder is the same folder (one definition; the engine may import this one).
-    from zsbench.engine.cache import default_cache_dir as engine_default
-
-    assert engine_default() == default_cache_dir()
 
 
 @pytest.mark.parametrize(

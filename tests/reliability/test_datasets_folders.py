@@ -24,8 +24,7 @@ def _fake_predictions(rgb_colours: list[tuple[int, int, int]]) -> list[int]:
     import torch
     from PIL import Image
 
-    from zsbench.engine.evaluate import class_prompts
-    from zsbench.tasks.classification import class_weights, classification_logits
+    from zsbench.tasks.classification import class_prompts, class_weights, classification_logits
     from zsbench.testing import fake
 
     model = fake.load_fake("m", "p", device="cpu", precision="fp32")

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from zsbench.engine.atomic import atomic_write, describe_os_error, remove_stale_temps
-from zsbench.paths import default_cache_dir  # noqa: F401  (TEMP re-export until runner moves)
 
 log = logging.getLogger("zsbench")
 # 2: per-tensor SHA-256 digests in the metadata; the image key holds the resolved root and fingerprint mode.

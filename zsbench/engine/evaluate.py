@@ -135,12 +135,3 @@ def evaluate(config: EvalConfig | None = None, **overrides: Any) -> list[dict[st
         overrides["languages"] = [overrides.pop("language")]
     config = replace(config, **overrides)
     return Evaluator(config).run()
-
-
-def __getattr__(name: str) -> Any:
-    # ``class_prompts`` lived here before tasks owned their prompts; old imports keep working.
-    if name == "class_prompts":
-        from zsbench.tasks.classification import class_prompts
-
-        return class_prompts
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -166,9 +166,3 @@ def build_plan(
                 )
                 plan.jobs.append(Job(ref, dataset, language, resolved, split, root, out))
     return plan
-
-
-def dataset_root_for(template: str, dataset: str) -> str:  # TEMP: removed once evaluate.py uses the resolver
-    from zsbench.datasets import resolve_dataset_root
-
-    return resolve_dataset_root(dataset, template)
