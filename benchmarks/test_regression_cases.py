@@ -10,7 +10,6 @@ from __future__ import annotations
 from zsbench.pytest_plugin import check_case, run_case
 
 
-def test_case(zs_case, zs_pretrained, zs_data, zs_evaluator, zs_models, request):
-    root, data = zs_data
-    record = run_case(zs_case, zs_evaluator, zs_models, zs_pretrained, root, data)
+def test_case(zs_case, zs_pretrained, zs_data_root, zs_engine, request):
+    record = run_case(zs_case, zs_engine, zs_pretrained, zs_data_root)
     check_case(request, zs_case, record)

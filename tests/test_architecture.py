@@ -100,6 +100,30 @@ def test_nothing_imports_the_cli_or_the_plugin():
             assert module not in ("zsbench.cli", "zsbench.pytest_plugin"), f"{path} imports {module}"
 
 
+def test_the_plugin_uses_only_the_engines_public_api():
+    """The pytest plugin is a thin layer: it imports the ``zsbench.engine`` package (its public API) and errors."""
+    imports = _zsbench_imports(PKG / "pytest_plugin.py")
+    assert imports <= {"zsbench.engine", "zsbench.errors"}, sorted(imports)
+
+
+def _callers(function: str) -> set[str]:
+    """Modules of the run path (engine, CLI, plugin) that call ``function(...)`` by name."""
+    found = set()
+    for path in [*(PKG / "engine").rglob("*.py"), PKG / "cli.py", PKG / "pytest_plugin.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name == function:
+                    found.add(str(path.relative_to(PKG)))
+    return found
+
+
+def test_one_place_loads_models_and_one_loads_datasets_for_a_run():
+    assert _callers("load_model") == {"engine/models.py"}
+    # cli.py's export-wds reads a dataset to rewrite it, which is not an evaluation run
+    assert _callers("load_dataset") - {"cli.py"} == {"engine/runner.py"}
+
+
 def test_import_and_registries_stay_light():
     code = (
         "import sys, zsbench, zsbench.models, zsbench.tasks, zsbench.datasets;"

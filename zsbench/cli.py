@@ -138,25 +138,27 @@ def _eval_parser(sub: Any) -> None:
     p.add_argument("--quiet", dest="verbose", action="store_false")
     p.add_argument("--no_progress", dest="progress", action="store_false")
     p.add_argument("--wds_cache_dir", default=None)
-    # Accepted for compatibility; zsbench has no linear probe, and --distributed is replaced by torchrun sharding.
-    for flag in ("--train_split", "--val_split", "--val_proportion", "--feature_root"):
-        p.add_argument(flag, nargs="+" if flag != "--feature_root" else None, default=None, help=argparse.SUPPRESS)
-    for flag in ("--fewshot_k", "--fewshot_epochs"):
-        p.add_argument(flag, type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--fewshot_lr", type=float, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--normalize", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--skip_load", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument(
-        "--distributed",
-        action="store_true",
-        help="shard each dataset's images across torchrun ranks (gathered in order)",
+    # CLIP_benchmark's flags that zsbench accepts and ignores: listed in --help as such, so a copied command runs
+    # and nobody believes they did something.
+    ignored = p.add_argument_group(
+        "accepted for CLIP_benchmark compatibility and IGNORED",
+        "linear-probe flags (zsbench has no linear probe yet: --task linear_probe is refused), and --distributed "
+        "(zsbench shards each dataset over the ranks whenever torchrun or srun start several processes)",
     )
+    for flag in ("--train_split", "--val_split", "--val_proportion"):
+        ignored.add_argument(flag, nargs="+", default=None, help="ignored")
+    ignored.add_argument("--feature_root", default=None, help="ignored")
+    for flag in ("--fewshot_k", "--fewshot_epochs"):
+        ignored.add_argument(flag, type=int, default=None, help="ignored")
+    ignored.add_argument("--fewshot_lr", type=float, default=None, help="ignored")
+    ignored.add_argument("--normalize", default=None, help="ignored")
+    ignored.add_argument("--skip_load", action="store_true", help="ignored")
+    ignored.add_argument("--distributed", action="store_true", help="ignored (see above)")
     p.set_defaults(func=cmd_eval)
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
-    from zsbench.engine.config import EvalConfig
-    from zsbench.engine.plan import expand_datasets, expand_models
+    from zsbench.engine import EvalConfig, expand_datasets, expand_models
 
     config = EvalConfig()
     if args.model is not None or args.pretrained is not None or any(args.pretrained_model):
@@ -211,18 +213,17 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from zsbench.engine.evaluate import Evaluator
+    from zsbench.engine import Engine, strategy_from_env
 
     config = config_from_args(args)
-    evaluator = Evaluator(config)
+    # Under torchrun or srun (several ranks) the images of each dataset are sharded over the ranks.
+    strategy = strategy_from_env()
+    engine = Engine(config, strategy=strategy)
     # Names, settings, templates, output folders and classifier files: one line each, before any model loads.
-    evaluator.validate()
-    from zsbench.engine.distributed import run_distributed, world_from_env
-
-    # Under torchrun (WORLD_SIZE > 1) the images of each dataset are sharded over the ranks.
-    world = world_from_env()
-    records = run_distributed(evaluator) if args.distributed or world.active else evaluator.run()
-    if args.verbose and world.rank == 0:
+    plan = engine.validate()
+    with strategy:
+        records = engine.run(plan)
+    if args.verbose and strategy.is_writer:
         print(_summary(records))
     return 0
 

@@ -1,7 +1,7 @@
 """pytest plugin: the README's results (and the CPU cases) as parametrized regression cases.
 
 Cases come from snapshot files under ``expected/`` (see :mod:`zsbench.engine.snapshots`). Each case runs the
-real evaluation through session-scoped fixtures: one model pool (a model loads once per worker), one evaluator
+real evaluation through session-scoped fixtures: one engine (a model loads once per worker)
 with one embedding cache (so the five ImageNet-1k language cases encode the 50,000 images once). Heavy cases
 carry the ``gpu`` marker. ``--snapshot-update`` (syrupy's flag) rewrites the ``expected`` block of the cases that
 ran; zsbench writes the files itself because syrupy's cleanup would delete the snapshots of skipped cases.
@@ -17,22 +17,27 @@ Speed cases are skipped by their ``perf`` marker alone, and the Markdown report 
 
 from __future__ import annotations
 
-import gc
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from zsbench.engine.snapshots import (
+from zsbench.engine import (
     Case,
+    Engine,
+    EvalConfig,
     InvalidCase,
-    compare,
+    Plan,
+    build_plan,
+    compare_case,
     marker_name,
-    report_markdown,
+    resolve_weights,
     scan_cases,
     update_snapshot,
+    write_report,
 )
 from zsbench.errors import CheckpointError, DatasetNotFoundError
 
@@ -153,38 +158,9 @@ def worker_device() -> str | None:
     return f"cuda:{index}"
 
 
-class ModelPool:
-    """Keeps the most recently used model loaded; a new model frees the previous one (a 14B model each)."""
-
-    def __init__(self, evaluator: Any) -> None:
-        self.evaluator = evaluator
-        self.key: tuple[str, str, str] | None = None
-        self.model: Any = None
-        self.loads = 0
-
-    def get(self, model_type: str, model: str, pretrained: str) -> Any:
-        key = (model_type, model, pretrained)
-        if key != self.key:
-            from zsbench.engine.plan import ModelRef
-
-            if self.key is None or self.key[2] != pretrained:
-                # other weights: free the current model first (one 14B model in memory at a time)
-                self.model = None
-                gc.collect()
-            # same weights (e.g. internvl_c_classification -> internvl_c_retrieval): load while the current model
-            # is alive, so the adapter can share its network
-            self.model = self.evaluator.load(ModelRef(model_type, model, pretrained))
-            self.key = key
-            self.loads += 1
-        return self.model
-
-
 @pytest.fixture(scope="session")
-def zs_evaluator(pytestconfig: pytest.Config) -> Any:
-    """One evaluator (and so one embedding cache) per worker session."""
-    from zsbench.engine.config import EvalConfig
-    from zsbench.engine.evaluate import Evaluator
-
+def zs_engine(pytestconfig: pytest.Config) -> Engine:
+    """One engine per worker session: one model pool (each model loads once) and one embedding cache."""
     config = EvalConfig(
         batch_size=pytestconfig.getoption("--zs-batch-size"),
         num_workers=pytestconfig.getoption("--zs-num-workers"),
@@ -195,30 +171,14 @@ def zs_evaluator(pytestconfig: pytest.Config) -> Any:
         verbose=False,
         write_results=False,
     )
-    return Evaluator(config)
-
-
-@pytest.fixture(scope="session")
-def zs_models(zs_evaluator: Any) -> ModelPool:
-    """Session-scoped model pool: each model is loaded once per worker."""
-    return ModelPool(zs_evaluator)
-
-
-def resolve_pretrained(case: Case, pretrained_dir: Path) -> Path:
-    value = case.pretrained
-    if value.startswith("builtin:"):
-        from zsbench.testing.builtin_weights import builtin_weights
-
-        return builtin_weights(value.removeprefix("builtin:"))
-    path = Path(value)
-    return path if path.is_absolute() else pretrained_dir / path
+    return Engine(config)
 
 
 @pytest.fixture
 def zs_pretrained(zs_case: Case, pytestconfig: pytest.Config) -> Path:
     """The case's checkpoint path; skips, naming the file and where to get it, when it is absent."""
     try:
-        path = resolve_pretrained(zs_case, Path(pytestconfig.getoption("--zs-pretrained-dir")))
+        path = resolve_weights(zs_case.pretrained, pytestconfig.getoption("--zs-pretrained-dir"))
     except CheckpointError as e:  # a built-in checkpoint that cannot be built here (e.g. no tokenizer file)
         pytest.skip(str(e))
     if not path.exists():
@@ -228,22 +188,25 @@ def zs_pretrained(zs_case: Case, pytestconfig: pytest.Config) -> Path:
 
 
 @pytest.fixture
-def zs_data(zs_case: Case, zs_evaluator: Any, pytestconfig: pytest.Config) -> Any:
-    """The case's dataset; skips, naming the missing path and how to get it, when it is absent."""
-    from zsbench.datasets import load_dataset
+def zs_data_root(pytestconfig: pytest.Config) -> Path:
+    return Path(pytestconfig.getoption("--zs-data-root"))
 
-    root_value = zs_case.dataset_root
-    if root_value is None:
-        root = Path(zs_evaluator.dataset_root(zs_case.dataset))
-    else:
-        root = Path(pytestconfig.getoption("--zs-data-root")) / root_value
-    try:
-        data = load_dataset(zs_case.dataset, root, split=zs_case.split, language=zs_case.language)
-    except DatasetNotFoundError as e:
-        if not _is_incomplete(e):
-            pytest.skip(f"missing dataset: {e} (or pass --zs-data-root)")
-        raise
-    return root, data
+
+def case_plan(case: Case, engine: Engine, pretrained: Path, data_root: Path) -> Plan:
+    """The one-job plan of ``case``, built by the engine from the session's settings and the case's own."""
+    config = replace(
+        engine.config,
+        model_type=case.model_type,
+        models=[(case.model, str(pretrained))],
+        datasets=[(case.dataset, case.language)],
+        languages=[case.language],
+        task=case.task,
+        split=case.split,
+        # None: the built-in datasets' own place (zsbench's data cache), as `zsbench eval` finds them
+        dataset_root=None if case.dataset_root is None else str(data_root / case.dataset_root),
+        recall_k=list(case.recall_k or engine.config.recall_k),
+    )
+    return build_plan(config)
 
 
 def _is_incomplete(error: Exception) -> bool:
@@ -251,24 +214,15 @@ def _is_incomplete(error: Exception) -> bool:
     return "incomplete" in str(error).lower()
 
 
-def run_case(
-    case: Case, evaluator: Any, pool: ModelPool, pretrained: Path, root: Path, data: Any = None
-) -> dict[str, Any]:
-    """Evaluate one case through the engine (model from the pool, embeddings through the cache)."""
-    from zsbench.engine.plan import Job, ModelRef
-
-    model = pool.get(case.model_type, case.model, str(pretrained))
-    job = Job(
-        ModelRef(case.model_type, case.model, str(pretrained)),
-        case.dataset,
-        case.language,
-        case.task,
-        case.split,
-        str(root),
-        output="",
-        recall_k=case.recall_k,
-    )
-    return evaluator.run_job(model, job, data=data)
+def run_case(case: Case, engine: Engine, pretrained: Path, data_root: Path) -> dict[str, Any]:
+    """Evaluate one case through the engine; a missing dataset skips (naming it) before the model loads."""
+    try:
+        [record] = engine.run_jobs(case_plan(case, engine, pretrained, data_root).jobs)
+    except DatasetNotFoundError as e:
+        if _is_incomplete(e):
+            raise
+        pytest.skip(f"missing dataset: {e} (or pass --zs-data-root)")
+    return record
 
 
 def check_case(request: pytest.FixtureRequest, case: Case, record: dict[str, Any]) -> None:
@@ -277,7 +231,7 @@ def check_case(request: pytest.FixtureRequest, case: Case, record: dict[str, Any
     measured = record["metrics"]
     if config.getoption("update_snapshots", default=False):
         case = update_snapshot(case, measured, record.get("zsbench", {}))
-    result = compare(case, measured, config.getoption("--zs-tolerance"))
+    result = compare_case(case, measured, config.getoption("--zs-tolerance"))
     # user_properties travel to the xdist controller, which writes the report.
     outcome = {"id": case.id, "model": case.model, "status": "pass" if result.passed else "FAIL", "rows": result.rows}
     request.node.user_properties.append(("zsbench_outcome", outcome))
@@ -306,6 +260,4 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         path = session.config.getini("zs_report")
     if not path or not _outcomes or os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    from zsbench.engine.atomic import atomic_write_text
-
-    atomic_write_text(path, report_markdown(_outcomes))
+    write_report(path, _outcomes)

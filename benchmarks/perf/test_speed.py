@@ -218,14 +218,13 @@ def test_c_pipeline_vs_model_alone(benchmark: Any, perf_data: dict[str, Any]) ->
 
 
 def test_d_disk_cache(benchmark: Any, perf_data: dict[str, Any]) -> None:
-    """(d) fresh Evaluator per run, one shared disk cache: first run, warm rerun, new prompt set.
+    """(d) fresh Engine per run, one shared disk cache: first run, warm rerun, new prompt set.
 
-    Timed: Evaluator.run() = model load, dataset index, image and text embeddings (or cache reads), metrics.
-    Not timed: interpreter start and imports (in-process), creating the Evaluator. Only the disk cache (and the
+    Timed: Engine.run() = model load, dataset index, image and text embeddings (or cache reads), metrics.
+    Not timed: interpreter start and imports (in-process), creating the Engine. Only the disk cache (and the
     OS page cache of files already read) carries over between runs.
     """
-    from zsbench.engine.config import EvalConfig
-    from zsbench.engine.evaluate import Evaluator
+    from zsbench.engine import Engine, EvalConfig
 
     def config(cache: str, templates: str | None = None) -> EvalConfig:
         return EvalConfig(
@@ -243,9 +242,9 @@ def test_d_disk_cache(benchmark: Any, perf_data: dict[str, Any]) -> None:
         )
 
     def timed(cfg: EvalConfig) -> tuple[float, dict[str, Any]]:
-        evaluator = Evaluator(cfg)
+        engine = Engine(cfg)
         t0 = time.perf_counter()
-        [rec] = evaluator.run()
+        [rec] = engine.run()
         return time.perf_counter() - t0, rec
 
     first: list[float] = []
@@ -269,7 +268,7 @@ def test_d_disk_cache(benchmark: Any, perf_data: dict[str, Any]) -> None:
     inside = "timed: model load + run; not: imports"
     row1 = record(
         "(d) warm rerun vs first run",
-        "Evaluator.run()",
+        "Engine.run()",
         median(rerun),
         f,
         median(rerun) / f,
@@ -279,7 +278,7 @@ def test_d_disk_cache(benchmark: Any, perf_data: dict[str, Any]) -> None:
     )
     row2 = record(
         "(d) new prompt set, cached images",
-        "Evaluator.run()",
+        "Engine.run()",
         median(new_prompts),
         f,
         median(new_prompts) / f,

@@ -1,7 +1,7 @@
 """One zsbench process evaluating one dataset under several prompt sets (the Python API).
 
 ``zsbench eval`` takes a single ``--custom_template_file``, so this script does what one invocation with several
-would: one Evaluator, one model load, the images encoded once (the later prompt sets hit the embedding cache),
+would: one Engine, one model load, the images encoded once (the later prompt sets hit the embedding cache),
 the prompts of each set encoded in large batches. Records go to ``--output`` as JSON Lines.
 
     python benchmarks/perf/zs_prompt_sets.py --dataset wds/perf_cls --dataset_root DIR --model ViT-B-32 \
@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -34,9 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--output", required=True)
     args = ap.parse_args(argv)
 
-    from zsbench.datasets import load_dataset
-    from zsbench.engine.config import EvalConfig
-    from zsbench.engine.evaluate import Evaluator
+    from dataclasses import replace
+
+    from zsbench.engine import Engine, EvalConfig, build_plan
 
     config = EvalConfig(
         models=[(args.model, args.pretrained)],
@@ -50,20 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         verbose=False,
         progress=False,
     )
-    evaluator = Evaluator(config)
-    [(ref, [job])] = evaluator.plan()
-    t0 = time.perf_counter()
-    model = evaluator.load(ref)
-    load_s = time.perf_counter() - t0
+    engine = Engine(config)  # one engine: one model load, one image cache for every prompt set
     with open(args.output, "w") as f:
         for path in args.templates:
-            data = load_dataset(
-                job.dataset, job.dataset_root, split=job.split, language=job.language, custom_template_file=path
-            )
-            record = evaluator.run_job(model, job, model_load_s=load_s, data=data)
+            [record] = engine.run(build_plan(replace(config, dataset_options={"custom_template_file": path})))
             record["custom_template_file"] = path
             f.write(json.dumps(record) + "\n")
             print(f"{path}: {record['metrics']} (image embeddings: {record['zsbench']['cache']['image_embeddings']})")
+    assert engine.models.loads == 1, "the model must load once for every prompt set"
     return 0
 
 

@@ -90,13 +90,13 @@ def test_bad_template_is_one_line(template, needle):
 
 @pytest.mark.parametrize("template", [None, "data/{dataset}", "x/wds_{dataset_cleaned}/", "root"])
 def test_eval_uses_the_same_roots(template, cache):
-    """``Evaluator.dataset_root`` (eval and the pytest plugin's ``zs_data``) answers as the resolver does."""
-    from zsbench.engine.config import EvalConfig
-    from zsbench.engine.evaluate import Evaluator
+    """The engine's plan (eval, the API and the pytest plugin) puts each job where the resolver says."""
+    from zsbench.engine import EvalConfig, build_plan
 
-    evaluator = Evaluator(EvalConfig(dataset_root=template, cache_dir=""))
-    for name in ("shapes", "shapes_captions", "cifar10", "vtab/resisc45", "wds/vtab/cifar10", "imagenet1k"):
-        assert Path(evaluator.dataset_root(name)) == Path(resolve_dataset_root(name, template)), name
+    names = ("shapes", "shapes_captions", "cifar10", "vtab/resisc45", "wds/vtab/cifar10", "imagenet1k")
+    plan = build_plan(EvalConfig(dataset_root=template, cache_dir="", datasets=[(n, "en") for n in names]))
+    for job in plan.jobs:
+        assert Path(job.dataset_root) == Path(resolve_dataset_root(job.dataset, template)), job.dataset
 
 
 def test_status_rows_use_the_resolver(tmp_path, cache):

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from zsbench.cli import main
+from zsbench.engine import Engine, build_plan, resolve_task
 from zsbench.engine.config import EvalConfig
-from zsbench.engine.evaluate import Evaluator, resolve_task
 from zsbench.errors import ZsbenchError
 from zsbench.tasks import EVAL_IMAGES, TASKS, Task, Texts
 from zsbench.testing import fake
@@ -84,12 +84,12 @@ def _config(tmp_path, **kw) -> EvalConfig:
     return EvalConfig(**{**base, **kw})
 
 
-def test_registered_task_runs_through_the_evaluator_on_the_classification_images(toy, expected, tmp_path):
-    classification = Evaluator(_config(tmp_path))
+def test_registered_task_runs_through_the_engine_on_the_classification_images(toy, expected, tmp_path):
+    classification = Engine(_config(tmp_path))
     [cls_record] = classification.run()
     assert fake.CALLS["images"] == 30
-    # A second evaluator on the same embedding cache, with the toy task: the images are not encoded again.
-    [record] = Evaluator(_config(tmp_path, task=toy.name), cache=classification.cache).run()
+    # A second engine on the same embedding cache, with the toy task: the images are not encoded again.
+    [record] = Engine(_config(tmp_path, task=toy.name), cache=classification.cache).run()
     assert fake.CALLS["images"] == 30
     assert record["zsbench"]["cache"]["image_embeddings"] == "memory"
     assert cls_record["zsbench"]["cache"]["image_embeddings"] == "miss"
@@ -121,9 +121,9 @@ def test_registered_task_runs_from_the_cli_on_cached_images(toy, expected, tmp_p
 
 
 def test_settings_reach_the_task_per_job_without_touching_the_config(toy, tmp_path):
-    evaluator = Evaluator(_config(tmp_path, task=toy.name, recall_k=[1, 5]))
-    [(ref, [job])] = evaluator.plan()
-    model = evaluator.load(ref)
+    evaluator = Engine(_config(tmp_path, task=toy.name, recall_k=[1, 5]))
+    [(ref, [job])] = build_plan(evaluator.config).by_model()
+    model = evaluator.model(ref)
     evaluator.run_job(model, dataclasses.replace(job, recall_k=(2,)))
     evaluator.run_job(model, job)
     first, second = toy.seen
@@ -166,17 +166,17 @@ def test_task_must_accept_the_datasets_data(toy, tmp_path):
                        "zeroshot_retrieval or auto"):  # fmt: skip
         resolve_task("fake_ret", toy.name)
     # A job built by hand (as the pytest plugin does) is checked against the loaded data too.
-    evaluator = Evaluator(_config(tmp_path, datasets=[("fake_ret", None)]))
-    [(ref, [job])] = evaluator.plan()
+    evaluator = Engine(_config(tmp_path, datasets=[("fake_ret", None)]))
+    [(ref, [job])] = build_plan(evaluator.config).by_model()
     with pytest.raises(ZsbenchError, match="'fake_ret' gives zeroshot_retrieval data but task 'toy_mean_cosine'"):
-        evaluator.run_job(evaluator.load(ref), dataclasses.replace(job, task=toy.name))
+        evaluator.run_job(evaluator.model(ref), dataclasses.replace(job, task=toy.name))
 
 
 def test_a_task_without_the_jobs_own_images_is_one_line(toy, tmp_path):
     no_images = type("NoImages", (MeanCosine,), {"name": "toy_no_images", "image_sets": lambda self, data: {}})()
     TASKS.register(no_images.name, no_images)
     try:
-        evaluator = Evaluator(_config(tmp_path, task=no_images.name))
+        evaluator = Engine(_config(tmp_path, task=no_images.name))
         with pytest.raises(ZsbenchError, match="'toy_no_images' asks for no 'eval' image set"):
             evaluator.run()
     finally:

@@ -12,15 +12,15 @@ from tests.reliability.conftest import run_cli, run_cli_subprocess
 @pytest.fixture
 def refused(fake_eval, tmp_path, fake_model, monkeypatch):
     """Run ``zsbench eval`` on the fake model and assert a one-line refusal before any model load or output."""
-    from zsbench.engine.evaluate import Evaluator
+    from zsbench.engine import models as engine_models
 
     loads: list[object] = []
 
-    def load(self: Evaluator, ref: object) -> None:
+    def load(ref: object, *args: object) -> None:
         loads.append(ref)
         raise AssertionError("the model was loaded before the bad setting was refused")
 
-    monkeypatch.setattr(Evaluator, "load", load)
+    monkeypatch.setattr(engine_models, "build_model", load)
 
     def run(*args: object, needles: tuple[str, ...]) -> str:
         res = fake_eval("--dataset", "fake_cls", *map(str, args))
@@ -47,14 +47,14 @@ def test_bad_numbers(refused, args, needles):
 
 
 def test_recall_k_must_be_integers_through_the_api(tmp_path, fake_model):
+    from zsbench.engine import Engine
     from zsbench.engine.config import EvalConfig
-    from zsbench.engine.evaluate import Evaluator
     from zsbench.errors import ZsbenchError
 
     config = EvalConfig(model_type="fake", models=[("m", "p")], datasets=[("fake_ret", None)], recall_k=[1, 2.5],
                         cache_dir="", output=str(tmp_path / "out" / "r.json"), verbose=False, progress=False)  # fmt: skip
     with pytest.raises(ZsbenchError, match="--recall_k takes integers >= 1"):
-        Evaluator(config).run()
+        Engine(config).run()
     assert not (tmp_path / "out").exists()
 
 

@@ -178,14 +178,14 @@ def test_fingerprint_mode_is_in_the_key_and_the_provenance(fake_eval, tmp_path):
 
 def test_unknown_fingerprint_mode_is_refused_before_work(tmp_path, fake_model):
     """Through the API (the CLI's choices already refuse it): one line, nothing loaded or written."""
+    from zsbench.engine import Engine
     from zsbench.engine.config import EvalConfig
-    from zsbench.engine.evaluate import Evaluator
     from zsbench.errors import ZsbenchError
 
     config = EvalConfig(model_type="fake", models=[("m", "p")], datasets=[("fake_cls", None)], fingerprint="mtime",
                         cache_dir="", output=str(tmp_path / "out" / "r.json"), verbose=False, progress=False)  # fmt: skip
     images_before = fake.CALLS["images"]
     with pytest.raises(ZsbenchError, match="--fingerprint must be one of stat, content"):
-        Evaluator(config).run()
+        Engine(config).run()
     assert fake.CALLS["images"] == images_before
     assert not (tmp_path / "out").exists()

@@ -9,6 +9,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from zsbench.engine.config import EvalConfig
 from zsbench.errors import ZsbenchError
 from zsbench.paths import fill_template
 
@@ -54,7 +55,9 @@ class Job:
     split: str
     dataset_root: str
     output: str
-    recall_k: tuple[int, ...] | None = None  # None: the evaluator's --recall_k
+    recall_k: tuple[int, ...] = (1, 5, 10)  # --recall_k (retrieval tasks)
+    # The dataset loader's options (--download, custom prompt files, --allow_incomplete, ...), as sorted pairs.
+    dataset_options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def image_set_id(self) -> tuple[str, str, str]:
@@ -141,28 +144,47 @@ def output_for(template: str, *, model: str, pretrained: str, task: str, dataset
     )
 
 
-def build_plan(
-    model_type: str,
-    models: list[tuple[str, str]],
-    datasets: list[tuple[str, str | None]],
-    languages: list[str],
-    *,
-    task: str,
-    split: str,
-    dataset_root: Any,
-    output: str,
-    resolve_task: Any,
-) -> Plan:
-    """The product models x datasets x languages; ``resolve_task(dataset, task)`` turns ``auto`` into a task."""
+def resolve_task(dataset: str, task: str) -> str:
+    """``auto`` -> the dataset's default task; an explicit task must be registered and accept the dataset's data.
+
+    Unknown and refused (not yet supported) names are one line each, from the task registry.
+    """
+    from zsbench.datasets import get_spec
+    from zsbench.tasks import TASKS
+
+    name = None if task == "auto" else TASKS.canonical(task)
+    spec = get_spec(dataset)
+    if name is None:
+        return spec.task
+    if spec.task not in TASKS.get(name).data_kinds:
+        accepting = " or ".join([*TASKS.accepting(spec.task), "auto"])
+        raise ZsbenchError(f"dataset {dataset!r} is a {spec.task} dataset; run it with --task {accepting}")
+    return name
+
+
+def build_plan(config: EvalConfig) -> Plan:
+    """The jobs of ``config``: models x datasets x languages, each with its task, dataset root and output path.
+
+    Everything a job needs is resolved here from the registries and the one dataset-root resolver, so the plan is
+    plain data: the engine runs it, ``zsbench plan`` could print it, and the pytest plugin builds one per case.
+    """
+    from zsbench.datasets import resolve_dataset_root
+
+    options = dict(config.dataset_options)
+    if config.download:
+        options["download"] = True
+    dataset_options = tuple(sorted(options.items()))
     plan = Plan()
-    for model, pretrained in models:
-        ref = ModelRef(model_type, model, pretrained)
-        for dataset, dataset_language in datasets:
-            for language in [dataset_language] if dataset_language else languages:
-                resolved = resolve_task(dataset, task)
-                root = dataset_root(dataset)
+    for model, pretrained in config.models:
+        ref = ModelRef(config.model_type, model, pretrained)
+        for dataset, dataset_language in config.datasets:
+            task = resolve_task(dataset, config.task)
+            root = resolve_dataset_root(dataset, config.dataset_root)
+            for language in [dataset_language] if dataset_language else config.languages:
                 out = output_for(
-                    output, model=model, pretrained=pretrained, task=resolved, dataset=dataset, language=language
+                    config.output, model=model, pretrained=pretrained, task=task, dataset=dataset, language=language
                 )
-                plan.jobs.append(Job(ref, dataset, language, resolved, split, root, out))
+                plan.jobs.append(
+                    Job(ref, dataset, language, task, config.split, root, out, tuple(config.recall_k), dataset_options)
+                )
     return plan

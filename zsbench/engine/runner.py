@@ -1,35 +1,38 @@
-"""The runner: execute a plan so each model loads once, each image set is encoded once, and each job is a task call.
+"""The engine: the one path from a plan to result records, for the CLI, the Python API and the pytest plugin.
 
-For one job the runner loads (or is given) the dataset, looks its task up in ``zsbench.tasks.TASKS``, encodes the
-image sets the task asks for through the embedding cache (shared by every task and language on the same images),
-encodes the texts the task asks for (through the cache too), calls ``task.score`` and builds the result record
-(``engine/records.py``). Nothing here knows what a classifier or a caption is.
+``Engine(config).run(build_plan(config))``: each model loads once (``engine/models.py``), each job's dataset is
+loaded (the one place datasets are loaded for a run) and checked before its model loads, the image sets a task asks
+for are encoded through the embedding cache (shared by every task and language on the same images), the task scores
+them, and the record (``engine/records.py``) is written where the job says. How images are spread over processes
+is a strategy the engine is given (``engine/distributed.py``). Nothing here knows what a classifier or a caption is.
 """
 
 from __future__ import annotations
 
 import functools
-import gc
 import hashlib
 import json
 import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from zsbench.engine.atomic import atomic_write, describe_os_error
+from zsbench.datasets import load_dataset
+from zsbench.engine.atomic import atomic_write, describe_os_error, remove_stale_temps
 from zsbench.engine.cache import EmbeddingCache
-from zsbench.engine.checks import load_classifiers
+from zsbench.engine.checks import check_output_file, check_settings, check_writable_file, load_classifiers
 from zsbench.engine.config import EvalConfig
-from zsbench.engine.encode import LoaderSettings, encode_images, encode_texts
-from zsbench.engine.gpu_decode import encode_images_gpu_decode, supports_gpu_decode
-from zsbench.engine.plan import Job, ModelRef
+from zsbench.engine.distributed import LocalStrategy
+from zsbench.engine.encode import LoaderSettings, encode_texts
+from zsbench.engine.gpu_decode import supports_gpu_decode
+from zsbench.engine.models import ModelPool
+from zsbench.engine.plan import Job, ModelRef, Plan, build_plan, resolve_task
 from zsbench.engine.records import build_record, identity, provenance
 from zsbench.engine.results import has_record, write_record
 from zsbench.errors import OutputError, ZsbenchError
-from zsbench.models import load_model
 from zsbench.models.base import ZeroShotModel
 from zsbench.paths import default_cache_dir
 from zsbench.tasks import TASKS
@@ -38,15 +41,18 @@ from zsbench.tasks.base import EVAL_IMAGES, ImageEmbeddings, TaskSettings, TextE
 log = logging.getLogger("zsbench")
 
 
-class Runner:
-    """Holds the cache and loader settings across jobs; one instance per invocation (or per pytest session).
+class Engine:
+    """Runs plans. One instance per invocation (or per pytest session): it holds the embedding cache, the model
+    pool and the loader settings, so a second plan on the same models and images computes nothing twice.
 
-    ``load_data(job)`` (where a job's dataset comes from) is the :class:`~zsbench.engine.evaluate.Evaluator`'s, which
-    knows the configured dataset roots and options.
+    ``strategy`` says how images are spread over processes (default: all in this process).
     """
 
-    def __init__(self, config: EvalConfig, cache: EmbeddingCache | None = None) -> None:
+    def __init__(
+        self, config: EvalConfig, cache: EmbeddingCache | None = None, strategy: LocalStrategy | None = None
+    ) -> None:
         self.config = config
+        self.strategy = strategy or LocalStrategy()
         if cache is None:
             root = None if config.cache_dir == "" else Path(config.cache_dir or default_cache_dir())
             cache = EmbeddingCache(root)
@@ -54,72 +60,105 @@ class Runner:
         self.loader = LoaderSettings(
             batch_size=config.batch_size,
             num_workers=config.num_workers,
-            progress=config.progress,
+            progress=config.progress and self.strategy.is_writer,
             skip_corrupt=config.skip_corrupt,
         )
+        self.models = ModelPool(config, device=config.device)
         self.images_encoded = 0
         self.texts_encoded = 0
-        self.world: Any = None  # set by engine.distributed when images are sharded over ranks
         self._fingerprints: dict[tuple[str, ...], str] = {}
         self._classifier: tuple[tuple[str, ...], Any] | None = None
+        self._validated = False
 
-    # -- the plan ---------------------------------------------------------------------------------------------
-    def execute(self, groups: list[tuple[ModelRef, list[Job]]]) -> list[dict[str, Any]]:
-        """Run every job of ``groups`` (``Plan.by_model()``), writing results as configured; records in order."""
+    # -- checks before any work -------------------------------------------------------------------------------
+    def validate(self, plan: Plan | None = None) -> Plan:
+        """Check names, settings, templates, output paths and classifier files; each problem is one line.
+
+        Runs before any model loads or image is encoded (``run`` calls it once; the CLI calls it first). Returns the
+        plan of the configuration (building it checks every dataset, task and template).
+        """
+        from zsbench.datasets import get_spec
+        from zsbench.datasets.languages import canonical_language
+        from zsbench.models import MODEL_TYPES
+
         cfg = self.config
-        outputs = Counter(j.output for _, jobs in groups for j in jobs)
+        MODEL_TYPES.canonical(cfg.model_type)
+        for dataset, language in cfg.datasets:
+            get_spec(dataset)
+            resolve_task(dataset, cfg.task)
+            for lang in [language] if language else cfg.languages:
+                canonical_language(lang)
+        check_settings(cfg)
+        plan = plan or build_plan(cfg)
+        if self.writes_results:
+            for output in dict.fromkeys(j.output for j in plan.jobs):
+                check_output_file(output)
+        if cfg.load_clfs:
+            self.loaded_classifier()  # read (and kept) now: a bad file fails before any model loads
+        if cfg.save_clf:
+            check_writable_file(cfg.save_clf, "--save_clf")
+        self._validated = True
+        return plan
+
+    @property
+    def writes_results(self) -> bool:
+        return self.config.write_results and self.strategy.is_writer
+
+    # -- plans ------------------------------------------------------------------------------------------------
+    def run(self, plan: Plan | None = None) -> list[dict[str, Any]]:
+        """Run ``plan`` (default: the configuration's); returns the result records in plan order.
+
+        Results are written where each job says (unless ``write_results=False``, or on a rank that does not write).
+        """
+        if not self._validated or plan is None:
+            plan = self.validate(plan)
+        if self.writes_results:
+            self.remove_stale_temps(list(dict.fromkeys(j.output for j in plan.jobs)))
+        return self.run_jobs(plan.jobs)
+
+    def run_jobs(self, jobs: Iterable[Job]) -> list[dict[str, Any]]:
+        """Run ``jobs``, grouped by model (each loads once) and, within a model, by image set."""
+        cfg = self.config
+        groups = Plan(list(jobs)).by_model()
+        outputs = Counter(j.output for _, group in groups for j in group)
         records: list[dict[str, Any]] = []
-        model: ZeroShotModel | None = None
-        loaded: ModelRef | None = None
-        for ref, jobs in groups:
+        for ref, group in groups:
             if cfg.skip_existing:
                 # Decided before the model loads, as CLIP_benchmark does, so a resumed run costs nothing.
-                jobs = [j for j in jobs if not has_record(j.output, identity(j))]
-            if not jobs:
+                group = [j for j in group if not has_record(j.output, identity(j))]
+            if not group:
                 continue
-            if model is not None and loaded is not None and loaded.pretrained != ref.pretrained:
-                # Other weights: free the current model before the next loads (one large model in memory at a
-                # time). Same weights (InternVL's _classification/_retrieval adapters) load while it is alive,
-                # so the new adapter can share its network.
-                model = None
-                gc.collect()
-            t0 = time.perf_counter()
-            model = self.load(ref)
-            loaded = ref
-            load_s = time.perf_counter() - t0
-            for job in jobs:
-                record = self.run_job(model, job, model_load_s=load_s)
-                if cfg.write_results:
+            # Every dataset of the group is found and checked before its model loads: a missing or incomplete
+            # dataset fails in a second, not after a 25 GB checkpoint has been read.
+            data = [self.load_data(job) for job in group]
+            model = self.model(ref)
+            for job, job_data in zip(group, data):
+                record = self.run_job(model, job, model_load_s=self.models.last_load_s, data=job_data)
+                if self.writes_results:
                     write_record(job.output, record, shared=outputs[job.output] > 1)
                 records.append(record)
-                if cfg.verbose:
+                if cfg.verbose and self.strategy.is_writer:
                     log.info("%s", json.dumps({k: record[k] for k in ("dataset", "language", "task", "metrics")}))
+            del model, data  # only the pool holds the model now, so it can free it before other weights load
         return records
 
-    def load(self, ref: ModelRef) -> ZeroShotModel:
-        cfg = self.config
-        model = load_model(
-            ref.model_type,
-            ref.model,
-            ref.pretrained,
-            device=cfg.device,
-            precision=cfg.precision,
-            cache_dir=cfg.model_cache_dir,
-            **cfg.model_options,
-        )
-        if cfg.compile:
-            import torch
+    def model(self, ref: ModelRef) -> ZeroShotModel:
+        """The model of ``ref``, from the pool (loaded once, kept while jobs need it)."""
+        self.models.device = self.strategy.device or self.config.device
+        return self.models.get(ref)
 
-            # Compiled kernels can round differently, so it is part of the cache key and the provenance.
-            model.image_fn = torch.compile(model.image_fn)
-            model.identity = {**model.identity, "compiled": True}
-        return model
+    def load_data(self, job: Job) -> Any:
+        """The job's dataset, with the job's loader options (``--download``, custom prompt files, ...)."""
+        options = dict(job.dataset_options)
+        return load_dataset(job.dataset, job.dataset_root, split=job.split, language=job.language, **options)
+
+    def remove_stale_temps(self, outputs: list[str]) -> None:
+        """Remove what killed runs left half-written in the output folders and the cache (never a live run's)."""
+        for folder in dict.fromkeys(os.path.dirname(os.path.abspath(o)) for o in outputs):
+            remove_stale_temps(folder)
+        self.cache.remove_stale_temps()
 
     # -- one job ----------------------------------------------------------------------------------------------
-    def load_data(self, job: Job) -> Any:
-        """The job's dataset, as its loader returns it (the task reads it; the runner only passes it on)."""
-        raise NotImplementedError("the Evaluator knows where datasets live")
-
     def run_job(self, model: ZeroShotModel, job: Job, *, model_load_s: float = 0.0, data: Any = None) -> dict[str, Any]:
         """Evaluate one job; ``data`` is the already loaded dataset, if the caller has it."""
         import torch
@@ -187,7 +226,7 @@ class Runner:
         cfg = self.config
         return TaskSettings(
             batch_size=cfg.batch_size,
-            recall_k=tuple(job.recall_k or cfg.recall_k),
+            recall_k=tuple(job.recall_k),
             classifier=self.loaded_classifier(),
             classifier_source=f"--load_clfs {', '.join(cfg.load_clfs)}" if cfg.load_clfs else "",
             save_classifier=functools.partial(self._save_classifier, cfg.save_clf) if cfg.save_clf else None,
@@ -241,16 +280,8 @@ class Runner:
         import torch
 
         desc = f"{job.dataset} images" if role == EVAL_IMAGES else f"{job.dataset} {role} images"
-        if self.world is not None and self.world.active:
-            from zsbench.engine.distributed import gather_in_order, my_batches
-
-            mine = my_batches(len(images), self.loader.batch_size, self.world)
-            emb, skipped = encode_images(model, images, self.loader, indices=mine, desc=desc)
-            emb, skipped = gather_in_order(mine, emb, skipped, len(images))
-        elif self.config.gpu_decode and supports_gpu_decode(images):
-            emb, skipped = encode_images_gpu_decode(model, images, self.loader), []
-        else:
-            emb, skipped = encode_images(model, images, self.loader, desc=desc)
+        gpu_decode = self.config.gpu_decode and supports_gpu_decode(images)
+        emb, skipped = self.strategy.encode_images(model, images, self.loader, desc=desc, gpu_decode=gpu_decode)
         self.images_encoded += len(images) - len(skipped)
 
         self.cache.put("image", parts, {"embeddings": emb, "skipped": torch.tensor(skipped, dtype=torch.long)})

@@ -370,7 +370,7 @@ def _fmt(v: Any) -> str:
     return "null" if v is None else f"{v:.6f}" if isinstance(v, float) else str(v)
 
 
-def compare(case: Case, measured: dict[str, Any], tolerance: float | None = None) -> Comparison:
+def compare_case(case: Case, measured: dict[str, Any], tolerance: float | None = None) -> Comparison:
     """Every expected metric against the measured one; ``null`` must stay ``null`` (e.g. acc5 with < 5 classes)."""
     result = Comparison()
     expected = case.expected
@@ -454,6 +454,13 @@ def report_markdown(outcomes: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def write_report(path: str | Path, outcomes: list[dict[str, Any]]) -> None:
+    """Write :func:`report_markdown` of ``outcomes`` to ``path`` atomically."""
+    from zsbench.engine.atomic import atomic_write_text
+
+    atomic_write_text(path, report_markdown(outcomes))
+
+
 def report_from_records(records: list[dict[str, Any]], expected_dir: str | Path) -> str:
     """The regression report rebuilt from result files: each record against the snapshot of its case.
 
@@ -467,7 +474,7 @@ def report_from_records(records: list[dict[str, Any]], expected_dir: str | Path)
         if case is None:
             outcomes.append({"id": case_id, "model": r.get("model"), "status": "no snapshot", "rows": []})
             continue
-        result = compare(case, r.get("metrics") or {})
+        result = compare_case(case, r.get("metrics") or {})
         outcomes.append({"id": case_id, "model": case.model, "status": "pass" if result.passed else "FAIL",
                          "rows": result.rows})  # fmt: skip
     return report_markdown(outcomes)

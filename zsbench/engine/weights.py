@@ -1,4 +1,7 @@
-"""Weights the project ships or builds itself, named ``builtin:<name>`` in snapshot files."""
+"""Where a case's weights are: ``builtin:<name>`` (weights the project ships or builds itself), or a path.
+
+The pytest plugin and any other caller resolve snapshot ``pretrained`` values here, through the engine's API.
+"""
 
 from __future__ import annotations
 
@@ -39,3 +42,15 @@ def builtin_weights(name: str) -> Path:
             write_tiny_checkpoints(root, tokenizer, seed=0)
         return folder
     raise CheckpointError(f"unknown built-in weights {name!r}; valid choices: {', '.join(BUILTIN)}")
+
+
+def resolve_weights(value: str, pretrained_dir: str | Path) -> Path:
+    """``builtin:<name>`` -> the built-in checkpoint; a relative path -> under ``pretrained_dir``; else as given.
+
+    Raises :class:`CheckpointError` when a built-in checkpoint cannot be built here (e.g. no tokenizer file); a
+    path is returned whether or not it exists (the caller decides between skipping and failing).
+    """
+    if value.startswith("builtin:"):
+        return builtin_weights(value.removeprefix("builtin:"))
+    path = Path(value)
+    return path if path.is_absolute() else Path(pretrained_dir) / path
