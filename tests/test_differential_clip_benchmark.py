@@ -27,9 +27,10 @@ cb_cls = pytest.importorskip(
 cb_ret = pytest.importorskip("clip_benchmark.metrics.zeroshot_retrieval")
 
 import zsbench  # noqa: E402
-import zsbench.engine.evaluate as zs_evaluate  # noqa: E402
+import zsbench.engine.runner as zs_runner  # noqa: E402  (the engine's one dataset-loading place)
 import zsbench.tasks.classification as zs_classification  # noqa: E402
 from zsbench.models.tiny import TINY_MODEL_NAME, WEIGHTS_FILE, register_open_clip_configs  # noqa: E402
+from zsbench.tasks.classification import clip_benchmark_accuracy  # noqa: E402
 
 # Noise on the image tower, relative to each tensor's spread: 0.15 puts acc1 near 0.5 on the 10 shapes (the clean
 # model scores 1.0, random weights 0.1) and image->text / text->image recall@1 near 0.3 / 0.15.
@@ -37,15 +38,6 @@ NOISE = 0.15
 NOISE_SEED = 0
 N_VOC = 12
 TOL = 1e-6
-
-
-def _accuracy_item(output, target, topk=(1,)):
-    # clip-benchmark 1.6.2's accuracy() calls float() on a shape-(1,) array, which NumPy >= 2.4 rejects;
-    # this is the same arithmetic ending in .item() (bit-identical results).
-    pred = output.topk(max(topk), 1, True, True)[1].t()
-    correct = pred.eq(target.view(1, -1).expand_as(pred))
-    n = len(target)
-    return [float(correct[:k].reshape(-1).float().sum(0, keepdim=True).cpu().numpy().item()) / n for k in topk]
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +118,9 @@ def _clip_benchmark(kind: str, reference, root: Path) -> dict:
         targets = [torch.as_tensor(np.asarray(t), dtype=torch.float32) for t in data.targets]
     loader = torch.utils.data.DataLoader(_Pairs(data.images, targets, preprocess, data.classnames), batch_size=64)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cb_cls, "accuracy", _accuracy_item)
+        # clip-benchmark 1.6.2's accuracy() calls float() on a shape-(1,) array, which NumPy >= 2.4 rejects; the
+        # drop-in is its arithmetic ending in .item() (checked against upstream's own in tests/tasks).
+        mp.setattr(cb_cls, "accuracy", clip_benchmark_accuracy)
         return cb_cls.evaluate(model, loader, tokenizer, data.classnames, data.templates, device="cpu", amp=False,
                                verbose=False)  # fmt: skip
 
@@ -192,12 +186,12 @@ def test_retrieval_matches(model_file, root, cache_dir, theirs):
 
 # --- mutations: each breaks zsbench's side in one way a real bug could, and the comparison must notice -----------
 def _wrap_load_dataset(monkeypatch, change: Callable) -> None:
-    real = zs_evaluate.load_dataset
+    real = zs_runner.load_dataset
 
     def load(*args, **kwargs):
         return change(real(*args, **kwargs))
 
-    monkeypatch.setattr(zs_evaluate, "load_dataset", load)
+    monkeypatch.setattr(zs_runner, "load_dataset", load)
 
 
 def _flip_classifier_columns(monkeypatch) -> None:

@@ -96,17 +96,17 @@ def test_tiny_local_dir_gives_same_embeddings(tiny_model, images):
 
 def test_tiny_recognises_shapes(tiny_model, tmp_path):
     """The committed model is a real zero-shot classifier on the held-out shapes split (CLIP_benchmark protocol)."""
-    import torch.nn.functional as F
+    from zsbench.tasks.classification import accuracy_topk, class_prompts, class_weights, classification_logits
 
     data = zsbench.load_dataset("shapes", tmp_path)
     keep = list(range(0, len(data.images), 5))  # 100 images, 10 per class: fast and still discriminating
-    w = []
-    for c in data.classnames:
-        e = F.normalize(tiny_model.encode_text(tiny_model.tokenize([t.format(c=c) for t in data.templates])), dim=-1)
-        w.append(F.normalize(e.mean(0), dim=-1))
+    prompts, owner = class_prompts(data.classnames, data.templates)
+    weights = class_weights(
+        tiny_model.encode_text(tiny_model.tokenize(prompts)), torch.tensor(owner), len(data.classnames)
+    )
     pix = torch.stack([tiny_model.transform(data.images.load_image(i)) for i in keep])
-    pred = (F.normalize(tiny_model.encode_image(pix), dim=-1) @ torch.stack(w, 1)).argmax(1)
-    acc = (pred == torch.tensor([data.targets[i] for i in keep])).float().mean().item()
+    logits = classification_logits(tiny_model.encode_image(pix), weights)
+    acc = accuracy_topk(logits, torch.tensor([data.targets[i] for i in keep]), ks=(1,))[1]
     assert acc >= 0.75
 
 
