@@ -13,6 +13,7 @@ from zsbench.engine.distributed import LocalStrategy, ShardedStrategy, World, st
 from zsbench.engine.evaluate import evaluate
 from zsbench.engine.models import ModelPool
 from zsbench.engine.plan import Job, ModelRef, Plan, build_plan, expand_datasets, expand_models, resolve_task
+from zsbench.engine.results import SCHEMA_VERSION, ResultRecord
 from zsbench.engine.runner import Engine
 from zsbench.engine.snapshots import (
     Case,
@@ -36,6 +37,8 @@ __all__ = [
     "ModelPool",
     "ModelRef",
     "Plan",
+    "ResultRecord",
+    "SCHEMA_VERSION",
     "ShardedStrategy",
     "World",
     "build_plan",

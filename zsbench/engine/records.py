@@ -15,14 +15,11 @@ from typing import Any
 
 from zsbench.engine.config import EvalConfig
 from zsbench.engine.plan import Job
-from zsbench.engine.results import SCHEMA_VERSION
+from zsbench.engine.results import CLIP_BENCHMARK_KEYS, SCHEMA_VERSION, ResultRecord
 from zsbench.models.base import ZeroShotModel
 from zsbench.tasks.base import ImageEmbeddings
 
-# CLIP_benchmark's key order: dataset, model, pretrained, task, metrics, language.
-CLIP_BENCHMARK_KEYS = ("dataset", "model", "pretrained", "task", "metrics", "language")
-
-__all__ = ["CLIP_BENCHMARK_KEYS", "SCHEMA_VERSION", "build_record", "identity", "provenance"]
+__all__ = ["CLIP_BENCHMARK_KEYS", "SCHEMA_VERSION", "ResultRecord", "build_record", "identity", "provenance"]
 
 
 def identity(job: Job) -> dict[str, Any]:
@@ -44,15 +41,10 @@ def build_record(
     classnames: list[str] | None = None,
     templates: Any = None,
 ) -> dict[str, Any]:
-    """One result record; ``classnames`` / ``templates`` are written when given (``--dump_*``)."""
-    record: dict[str, Any] = {**identity(job), "metrics": metrics}
-    record = {k: record[k] for k in CLIP_BENCHMARK_KEYS}
-    if classnames is not None:
-        record["classnames"] = classnames
-    if templates is not None:
-        record["templates"] = templates
-    record["zsbench"] = provenance
-    return record
+    """One result record as written to disk; ``classnames`` / ``templates`` are written when given (``--dump_*``)."""
+    return ResultRecord(
+        **identity(job), metrics=metrics, provenance=provenance, classnames=classnames, templates=templates
+    ).as_dict()
 
 
 def provenance(

@@ -9,6 +9,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from zsbench.engine.atomic import atomic_write_json, atomic_write_text, describe
 from zsbench.errors import OutputError, ZsbenchError
 
 SCHEMA_VERSION = 1
+# CLIP_benchmark's key order: dataset, model, pretrained, task, metrics, language.
+CLIP_BENCHMARK_KEYS = ("dataset", "model", "pretrained", "task", "metrics", "language")
 IDENTITY_KEYS = ("dataset", "model", "pretrained", "task", "language")
 # Stable CSV column order: identity first, then metrics in a fixed order, then anything else sorted.
 METRIC_ORDER = ("acc1", "acc5", "mean_per_class_recall", "mean_average_precision")
@@ -30,6 +33,72 @@ def strict(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [strict(v) for v in value]
     return value
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """One result: CLIP_benchmark's keys, the optional ``--dump_*`` lists, and zsbench's provenance block.
+
+    ``as_dict`` is the JSON written to disk (CLIP_benchmark's key order, then ``zsbench``); ``from_dict`` reads one
+    back and checks it, so a foreign or damaged record is one line naming its file instead of a wrong table.
+    Records written by CLIP_benchmark itself have no provenance block (``provenance == {}``).
+    """
+
+    dataset: str
+    metrics: dict[str, float | None]
+    # CLIP_benchmark's build takes records without these too (hand-trimmed files, the fork's older lines)
+    model: str | None = None
+    pretrained: str | None = None
+    task: str | None = None
+    language: str | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    classnames: list[str] | None = None
+    templates: Any = None
+
+    @property
+    def schema_version(self) -> int | None:
+        return self.provenance.get("schema_version")
+
+    def as_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {k: getattr(self, k) for k in CLIP_BENCHMARK_KEYS if getattr(self, k) is not None}
+        if self.classnames is not None:
+            record["classnames"] = self.classnames
+        if self.templates is not None:
+            record["templates"] = self.templates
+        if self.provenance:
+            record["zsbench"] = self.provenance
+        return record
+
+    @classmethod
+    def from_dict(cls, record: Any, source: str = "a record") -> ResultRecord:
+        if not isinstance(record, dict):
+            raise ZsbenchError(f"{source}: a result record is a JSON object, got {type(record).__name__}")
+        missing = [k for k in ("dataset", "metrics") if k not in record]
+        if missing:
+            raise ZsbenchError(f"{source}: not a result record (no {', '.join(missing)}); pass files written by eval")
+        for key in ("dataset", "model", "pretrained", "task", "language"):
+            if key in record and not isinstance(record[key], str):
+                raise ZsbenchError(f"{source}: {key!r} must be a string, got {record[key]!r}")
+        metrics = record["metrics"]
+        if not isinstance(metrics, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) or v is None for v in metrics.values()
+        ):
+            raise ZsbenchError(f"{source}: 'metrics' must map names to numbers or null, got {metrics!r}")
+        provenance = record.get("zsbench") or {}
+        if not isinstance(provenance, dict):
+            raise ZsbenchError(f"{source}: the 'zsbench' block must be an object")
+        version = provenance.get("schema_version", SCHEMA_VERSION)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise ZsbenchError(
+                f"{source}: result schema version {version!r} is newer than this zsbench reads ({SCHEMA_VERSION}); "
+                "upgrade zsbench"
+            )
+        return cls(
+            **{k: record[k] for k in CLIP_BENCHMARK_KEYS if k in record},
+            provenance=provenance,
+            classnames=record.get("classnames"),
+            templates=record.get("templates"),
+        )
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
@@ -168,7 +237,8 @@ def collect(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
             raise ZsbenchError(f"result path {p} does not exist; pass result JSON files or folders holding them")
         files = sorted(p.glob("*.json")) + sorted(p.glob("*.jsonl")) if p.is_dir() else [p]
         for f in files:
-            records.extend(read_records(f))
+            for n, record in enumerate(read_records(f), 1):
+                records.append(ResultRecord.from_dict(record, f"{f} (record {n})").as_dict())
     return records
 
 
