@@ -1,4 +1,4 @@
-"""Where zsbench keeps things by default, and CLIP_benchmark-style path templates.
+"""Where zsbench keeps things by default, CLIP_benchmark-style path templates, and a file's SHA-256.
 
 A leaf module (it imports nothing from zsbench but :mod:`zsbench.errors`), so the engine, the dataset registry,
 the CLI and the pytest plugin can all share one answer to "where is the cache" and "what does this template
@@ -7,6 +7,7 @@ expand to" without importing each other.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import string
 from collections.abc import Iterable
@@ -55,3 +56,12 @@ def fill_template(template: str, flag: str, **fields: str) -> str:
 
 
 __all__ = ["builtin_data_dir", "check_template", "default_cache_dir", "fill_template"]
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, read in chunks (checkpoints, downloads and dataset files share this one)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

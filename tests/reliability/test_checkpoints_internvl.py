@@ -15,18 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.conftest import CliResult, leftovers, run_cli
-
-GARBAGE = b"this is not a checkpoint\n" * 200  # fixed: random bytes could start like a pickle
-
-
-class WritesMarker:
-    """Unpickling this runs ``exec``, which writes ``path``: what a malicious checkpoint does."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (exec, (f"open({self.path!r}, 'w').write('code ran')",))
+from tests.reliability.malicious import GARBAGE, WritesMarker
 
 
 @pytest.fixture(scope="module")

@@ -17,19 +17,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest  # noqa: E402
 
 from tests.reliability.conftest import CliResult, leftovers, run_cli  # noqa: E402
+from tests.reliability.malicious import GARBAGE, WritesMarker
 
 TINY = "zsbench-tiny-shapes"
-GARBAGE = b"this is not a checkpoint\n" * 200  # fixed: random bytes could start like a pickle
-
-
-class WritesMarker:
-    """Unpickling this runs ``exec``, which writes ``path``: what a malicious checkpoint does."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (exec, (f"open({self.path!r}, 'w').write('code ran')",))
 
 
 @pytest.fixture(scope="module")

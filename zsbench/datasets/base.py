@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, runtime_checkable
 
 from zsbench.errors import ZsbenchError
+from zsbench.paths import file_sha256
 
 CLASSIFICATION = "zeroshot_classification"
 RETRIEVAL = "zeroshot_retrieval"
@@ -61,14 +62,6 @@ def check_fingerprint_mode(mode: str) -> str:
 def resolved_root(root: str | os.PathLike[str]) -> str:
     """The absolute, symlink-resolved root: equal relative names under two roots are two different image sets."""
     return str(Path(root).resolve())
-
-
-def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 # PIL warns (DecompressionBombWarning) once per large image; zsbench logs one line per process instead.

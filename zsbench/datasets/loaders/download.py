@@ -11,7 +11,6 @@ mid-way would otherwise leave a short file that looks complete). Nothing is run 
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import urllib.error
@@ -21,18 +20,11 @@ from pathlib import Path
 
 from zsbench.datasets.base import RemoteFile
 from zsbench.errors import ZsbenchError
+from zsbench.paths import file_sha256
 
 
 class DownloadError(ZsbenchError):
     """A download failed or its checksum did not match."""
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def download(
@@ -101,7 +93,7 @@ def download(
             f"it, so a cut-off transfer would look complete; fetch it by hand and place it at {dest}"
         )
     if sha256:
-        actual = sha256_file(part)
+        actual = file_sha256(part)
         if actual != sha256.lower():
             part.unlink(missing_ok=True)
             raise DownloadError(f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}; removed {part}")
@@ -123,4 +115,4 @@ def fetch_missing(
     return done
 
 
-__all__ = ["DownloadError", "download", "fetch_missing", "sha256_file"]
+__all__ = ["DownloadError", "download", "fetch_missing"]

@@ -7,7 +7,6 @@ adapters) or to 80 (HF adapters).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from zsbench.errors import CheckpointError
+from zsbench.paths import file_sha256
 
 PREFIX = "summarize:"
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
@@ -24,14 +24,6 @@ PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 _SPECIAL = {"<unk>": PAD_ID, "<s>": BOS_ID, "</s>": EOS_ID}
 _SPLIT = re.compile("(" + "|".join(re.escape(s) for s in _SPECIAL) + ")")
 PADDINGS = ("longest", "max_length")
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class InternVLTokenizer:
