@@ -126,10 +126,11 @@ def test_one_place_loads_models_and_one_loads_datasets_for_a_run():
 
 def test_import_and_registries_stay_light():
     code = (
-        "import sys, zsbench, zsbench.models, zsbench.tasks, zsbench.datasets;"
+        "import sys, zsbench, zsbench.models, zsbench.tasks, zsbench.datasets, zsbench.engine, zsbench.cli;"
+        "import zsbench.testing.fake, zsbench.testing.replicas, zsbench.testing.shared;"
         "zsbench.list_datasets(); zsbench.list_model_types();"
         "heavy = [m for m in ('torch', 'open_clip', 'transformers', 'torchvision') if m in sys.modules];"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "", f"importing zsbench and listing registries imported: {out}"
+    assert out == "", f"importing zsbench (engine, CLI, test helpers) and listing registries imported: {out}"
