@@ -72,8 +72,8 @@ def test_shapes_loader(root):
     assert data.images.load_image(3).size == (64, 64)
     with pytest.raises(UnknownNameError, match="valid choices: en"):
         zsbench.load_dataset("shapes", root, language="de")
-    with pytest.raises(UnknownNameError, match="valid choices: test"):
-        zsbench.load_dataset("shapes", root, split="train")
+    with pytest.raises(UnknownNameError, match="valid choices: test, train"):
+        zsbench.load_dataset("shapes", root, split="val")
 
 
 def test_coco_captions_format(root):

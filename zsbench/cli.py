@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,8 +19,9 @@ from zsbench.errors import ZsbenchError
 log = logging.getLogger("zsbench")
 
 
-def _eval_parser(sub: Any) -> None:
-    p = sub.add_parser("eval", help="evaluate models on datasets (CLIP_benchmark-compatible flags)")
+def _eval_parser(sub: Any, command: str = "eval") -> None:
+    """``eval``'s flags; ``zsbench plan`` gets the very same ones (plus its own, see ``_plan_arguments``)."""
+    p = sub.add_parser(command, help=_COMMAND_HELP[command])
     p.add_argument(
         "--dataset",
         type=str,
@@ -58,7 +60,9 @@ def _eval_parser(sub: Any) -> None:
     )
     p.add_argument("--model_type", default="open_clip", help="open_clip, hf or internvl")
     p.add_argument(
-        "--task", default="auto", help="zeroshot_classification, zeroshot_retrieval or auto (the dataset's own task)"
+        "--task",
+        default="auto",
+        help="zeroshot_classification, zeroshot_retrieval, linear_probe or auto (the dataset's own task)",
     )
     p.add_argument("--language", type=str, nargs="+", default=["en"], help="languages; zh = cn, ja = jp")
     p.add_argument("--batch_size", type=int, default=64)
@@ -138,23 +142,158 @@ def _eval_parser(sub: Any) -> None:
     p.add_argument("--quiet", dest="verbose", action="store_false")
     p.add_argument("--no_progress", dest="progress", action="store_false")
     p.add_argument("--wds_cache_dir", default=None)
+    probe = p.add_argument_group(
+        "linear probe (--task linear_probe)",
+        "CLIP_benchmark's flags and defaults; the split flags take one value for all datasets or one per dataset",
+    )
+    probe.add_argument("--train_split", nargs="+", default=["train"], help="split the head trains on (train)")
+    # --val_split and --val_proportion exclude each other (checked with the other settings: one line, exit 2)
+    probe.add_argument("--val_split", nargs="+", default=None, help="split for the weight-decay sweep")
+    probe.add_argument(
+        "--val_proportion",
+        type=float,
+        nargs="+",
+        default=None,
+        help="share of the train split held out for the weight-decay sweep (drawn with --seed)",
+    )
+    probe.add_argument("--fewshot_k", type=int, default=-1, help="training samples per class; -1: all (default)")
+    probe.add_argument("--fewshot_epochs", type=int, default=10)
+    probe.add_argument("--fewshot_lr", type=float, default=0.1)
+    probe.add_argument(
+        "--fewshot_seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="several few-shot draws in one run (zsbench only); the metrics are their mean, *_std their standard "
+        "deviation, each draw's numbers are in the result's zsbench block",
+    )
+    probe.add_argument(
+        "--normalize",
+        default="true",
+        help="L2-normalise the features: true (default) or false (CLIP_benchmark reads any value as true)",
+    )
     # CLIP_benchmark's flags that zsbench accepts and ignores: listed in --help as such, so a copied command runs
     # and nobody believes they did something.
     ignored = p.add_argument_group(
         "accepted for CLIP_benchmark compatibility and IGNORED",
-        "linear-probe flags (zsbench has no linear probe yet: --task linear_probe is refused), and --distributed "
-        "(zsbench shards each dataset over the ranks whenever torchrun or srun start several processes)",
+        "--feature_root and --skip_load (linear-probe features live in zsbench's embedding cache, keyed by model, "
+        "split and image files), and --distributed (zsbench shards each dataset over the ranks whenever torchrun "
+        "or srun start several processes)",
     )
-    for flag in ("--train_split", "--val_split", "--val_proportion"):
-        ignored.add_argument(flag, nargs="+", default=None, help="ignored")
     ignored.add_argument("--feature_root", default=None, help="ignored")
-    for flag in ("--fewshot_k", "--fewshot_epochs"):
-        ignored.add_argument(flag, type=int, default=None, help="ignored")
-    ignored.add_argument("--fewshot_lr", type=float, default=None, help="ignored")
-    ignored.add_argument("--normalize", default=None, help="ignored")
     ignored.add_argument("--skip_load", action="store_true", help="ignored")
     ignored.add_argument("--distributed", action="store_true", help="ignored (see above)")
-    p.set_defaults(func=cmd_eval)
+    _plan_arguments(p, command)
+
+
+_COMMAND_HELP = {
+    "eval": "evaluate models on datasets (CLIP_benchmark-compatible flags)",
+    "plan": "print what 'zsbench eval' with the same flags would load, encode and reuse, and what it would cost, "
+    "without loading a model (--readme: the 54 README cases)",
+}
+
+
+def _plan_arguments(p: argparse.ArgumentParser, command: str) -> None:
+    """``eval --dry_run`` and ``plan``'s own flags (the rest are eval's)."""
+    group = p.add_argument_group("plan (zsbench plan, zsbench eval --dry_run)")
+    if command == "eval":
+        group.add_argument(
+            "--dry_run",
+            action="store_true",
+            help="print the plan (model loads, image sets, cache, cost) and exit: no model loads, nothing written",
+        )
+    group.add_argument(
+        "--throughput",
+        type=float,
+        default=None,
+        metavar="IMAGES_PER_S",
+        help="images/s for the time estimate (default: an assumed rate per architecture, labelled as such)",
+    )
+    if command == "eval":
+        p.set_defaults(func=cmd_eval, format="text", readme=False, from_expected=None)
+        return
+    group.add_argument("--format", choices=["text", "json"], default="text")
+    source = group.add_mutually_exclusive_group()
+    source.add_argument(
+        "--readme",
+        action="store_true",
+        help="plan the README's published cases (the snapshots under ./expected with published numbers)",
+    )
+    source.add_argument(
+        "--from_expected",
+        "--from-expected",
+        metavar="DIR",
+        default=None,
+        help="plan every snapshot case under DIR (as 'pytest benchmarks/' runs them)",
+    )
+    group.add_argument(
+        "--data_root",
+        default=os.environ.get("ZSBENCH_DATA_ROOT", "data"),
+        help="with --readme/--from_expected: the datasets folder (default $ZSBENCH_DATA_ROOT or ./data)",
+    )
+    group.add_argument(
+        "--pretrained_dir",
+        default=os.environ.get("ZSBENCH_PRETRAINED_DIR", "pretrained"),
+        help="with --readme/--from_expected: the weights folder (default $ZSBENCH_PRETRAINED_DIR or ./pretrained)",
+    )
+    p.set_defaults(func=cmd_plan, dry_run=True)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """``zsbench plan``: eval's plan for the same flags, or the regression cases' (``--readme``)."""
+    from zsbench.engine import Engine
+
+    config = config_from_args(args)
+    expected = "expected" if args.readme else args.from_expected
+    if expected is None:
+        # The checks eval makes before any model loads, so a plan never shows what eval would refuse.
+        return _print_plan(args, config, Engine(config).validate())
+    given = [flag for flag, value in (("--model", args.model), ("--pretrained", args.pretrained),
+             ("--pretrained_model", any(args.pretrained_model) or None), ("--dataset", args.dataset),
+             ("--dataset_root", args.dataset_root)) if value is not None]  # fmt: skip
+    if given:
+        raise ZsbenchError(
+            f"{', '.join(given)} cannot be combined with --readme/--from_expected: the snapshot files name the models "
+            "and datasets (use --data_root and --pretrained_dir to say where they are)"
+        )
+    from zsbench.engine.checks import check_settings
+    from zsbench.engine.estimate import cases_plan
+
+    check_settings(config)
+    plan, cases, invalid = cases_plan(
+        expected,
+        config,
+        data_root=args.data_root,
+        pretrained_dir=args.pretrained_dir,
+        published_only=args.readme,
+    )
+    what = "README cases (published numbers)" if args.readme else "snapshot cases"
+    source = {"expected": str(expected), "cases": len(cases), "invalid_snapshots": invalid}
+    return _print_plan(args, config, plan, cases=cases, source=source, title=f"zsbench plan: {len(cases)} {what}")
+
+
+def _print_plan(
+    args: argparse.Namespace,
+    config: Any,
+    plan: Any,
+    *,
+    cases: list[Any] | None = None,
+    source: dict[str, Any] | None = None,
+    title: str = "zsbench plan",
+) -> int:
+    from zsbench.engine.estimate import describe_plan, format_text, report_json
+
+    report = describe_plan(plan, config, throughput=args.throughput, cases=cases)
+    if source is not None:
+        report = {"source": source, **report}
+    if args.format == "json":
+        print(report_json(report))
+        return 0
+    lines = [format_text(report, title=title)]
+    for error in (source or {}).get("invalid_snapshots", []):
+        lines.append(f"note: not a valid case, left out: {error}")
+    print("\n".join(lines))
+    return 0
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -209,7 +348,27 @@ def config_from_args(args: argparse.Namespace) -> Any:
         gpu_decode=args.gpu_decode,
         model_options=model_options,
         dataset_options=options,
+        train_split=args.train_split,
+        val_split=args.val_split,
+        val_proportion=args.val_proportion,
+        fewshot_k=args.fewshot_k,
+        fewshot_epochs=args.fewshot_epochs,
+        fewshot_lr=args.fewshot_lr,
+        fewshot_seeds=args.fewshot_seeds,
+        normalize=_parse_bool(args.normalize, "--normalize"),
     )
+
+
+def _parse_bool(value: Any, flag: str) -> bool:
+    """``true``/``false`` (and 1/0, yes/no); anything else is one line, never silently True as in CLIP_benchmark."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ZsbenchError(f"{flag} takes true or false, got {value!r}")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -221,6 +380,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     engine = Engine(config, strategy=strategy)
     # Names, settings, templates, output folders and classifier files: one line each, before any model loads.
     plan = engine.validate()
+    if args.dry_run:
+        return _print_plan(args, config, plan)
     with strategy:
         records = engine.run(plan)
     if args.verbose and strategy.is_writer:
@@ -231,7 +392,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _summary(records: list[dict[str, Any]]) -> str:
     lines = []
     for r in records:
-        metrics = ", ".join(f"{k}={'null' if v is None else f'{v:.4f}'}" for k, v in r["metrics"].items())
+        # settings among the metrics (the linear probe's weight_decay, epochs, fewshot_k, ...) print as they are
+        metrics = ", ".join(
+            f"{k}={'null' if v is None else f'{v:g}' if k == 'weight_decay' else f'{v:.4f}' if isinstance(v, float) else v}"
+            for k, v in r["metrics"].items()
+        )
         cache = r.get("zsbench", {}).get("cache", {}).get("image_embeddings", "")
         lines.append(f"{r['dataset']} [{r['language']}] {r['model']}: {metrics}  (image embeddings: {cache})")
     return "\n".join(lines) if lines else "nothing to do (all results exist)"
@@ -303,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zsbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
     _eval_parser(sub)
+    _eval_parser(sub, "plan")
     b = sub.add_parser("build", help="merge result JSON files into a CSV (stable columns) and a Markdown table")
     b.add_argument("files", nargs="+")
     b.add_argument("--output", default="benchmark.csv")

@@ -29,7 +29,7 @@ def _eval(tmp_path, *extra):
         (["--model_type", "nope"], "unknown model type 'nope'"),
         (["--dataset", "imagenet1kk"], "unknown dataset 'imagenet1kk' (did you mean 'imagenet1k'?)"),
         (["--task", "zeroshot_clasification"], "unknown task 'zeroshot_clasification'"),
-        (["--task", "linear_probe"], "not supported by zsbench"),
+        (["--task", "captioning"], "not supported by zsbench"),
         (["--language", "xx"], "unknown language 'xx'"),
     ],
 )

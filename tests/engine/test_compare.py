@@ -342,3 +342,23 @@ def test_the_api_returns_the_rows(runs):
     assert c.exit_code == 1
     assert [(r.dataset, r.metric) for r in c.failed] == [("cifar10", "acc1")]
     assert c.n_shared == 2 and len(c.rows) == 6
+
+
+def test_linear_probe_settings_are_compared_as_settings_not_metrics(tmp_path):
+    """CLIP_benchmark writes weight_decay, epochs, ..., normalized (a bool) into `metrics`: a lower weight decay is
+    no regression, and a boolean is no bad record."""
+    from zsbench.engine.compare import compare, parse_thresholds
+
+    def probe(acc: float, wd: float) -> dict:
+        return {"dataset": "shapes", "model": "m", "pretrained": "p", "task": "linear_probe", "language": "en",
+                "metrics": {"lp_acc1": acc, "lp_acc5": 1.0, "weight_decay": wd, "epochs": 10, "seed": 0,
+                            "fewshot_k": -1, "normalized": True},
+                "zsbench": {"schema_version": 1}}  # fmt: skip
+
+    for side, (acc, wd) in {"base": (0.90, 0.1), "new": (0.90, 1e-6)}.items():
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "r.json").write_text(json.dumps(probe(acc, wd)))
+    result = compare(tmp_path / "base", tmp_path / "new", parse_thresholds("*:0pp"))
+    assert result.exit_code == 0
+    assert {row.metric for row in result.rows} == {"lp_acc1", "lp_acc5"}
+    assert [d.setting for d in result.settings] == ["linear-probe settings"]

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zsbench.engine.results import METRIC_ORDER, read_records, strict
+from zsbench.engine.results import METRIC_ORDER, METRIC_SETTINGS, read_records, strict
 from zsbench.errors import ZsbenchError
 
 __all__ = [
@@ -215,8 +215,21 @@ def load_side(path: str | Path, label: str) -> Side:
                         f"{label}: {_describe(key)} is in {earlier.source} and {f}; the later file ({f.name}) is used"
                     )
             seen_here[key] = i
-            side.entries[key] = Entry(record, source)
+            side.entries[key] = Entry(_settings_out_of_metrics(record), source)
     return side
+
+
+def _settings_out_of_metrics(record: dict[str, Any]) -> dict[str, Any]:
+    """Move CLIP_benchmark's linear-probe settings out of ``metrics`` (a drop in ``weight_decay`` is no regression)
+    into the provenance, where they show as settings that differ."""
+    metrics = record.get("metrics") or {}
+    moved = {k: metrics[k] for k in METRIC_SETTINGS if k in metrics}
+    if not moved:
+        return record
+    out = {**record, "metrics": {k: v for k, v in metrics.items() if k not in moved}}
+    if isinstance(record.get("zsbench"), dict):  # a record without provenance has no settings to compare (noted)
+        out["zsbench"] = {**record["zsbench"], "metric_settings": moved}
+    return out
 
 
 def _read_json(path: Path, label: str) -> list[dict[str, Any]]:
@@ -257,6 +270,8 @@ def _record_problem(record: Any) -> str:
     if not isinstance(metrics, dict):
         return "'metrics' is not an object"
     for name, value in metrics.items():
+        if name in METRIC_SETTINGS:  # linear-probe settings (normalized is a bool): compared as settings below
+            continue
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             return f"metric {name!r} is {json.dumps(value)[:40]}, not a number"
     return ""
@@ -346,6 +361,7 @@ def _dataset_info(prov: dict[str, Any], name: str) -> Any:
 
 # (label, getter): the recorded settings that can change a metric, in the order they are shown.
 SETTINGS: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
+    ("linear-probe settings", lambda p: p.get("metric_settings")),
     ("zsbench_version", lambda p: p.get("zsbench_version")),
     ("torch_version", lambda p: p.get("torch_version")),
     ("device_name", lambda p: p.get("device_name")),

@@ -17,11 +17,22 @@ from zsbench.engine.atomic import atomic_write_json, atomic_write_text, describe
 from zsbench.errors import OutputError, ZsbenchError
 
 SCHEMA_VERSION = 1
+# Linear-probe settings that CLIP_benchmark writes into ``metrics`` beside the scores (its key names, kept there for
+# compatibility); anything that compares or aggregates metrics treats them as settings, never as scores.
+METRIC_SETTINGS = ("weight_decay", "epochs", "seed", "fewshot_k", "normalized")
 # CLIP_benchmark's key order: dataset, model, pretrained, task, metrics, language.
 CLIP_BENCHMARK_KEYS = ("dataset", "model", "pretrained", "task", "metrics", "language")
 IDENTITY_KEYS = ("dataset", "model", "pretrained", "task", "language")
 # Stable CSV column order: identity first, then metrics in a fixed order, then anything else sorted.
-METRIC_ORDER = ("acc1", "acc5", "mean_per_class_recall", "mean_average_precision")
+METRIC_ORDER = (
+    "acc1",
+    "acc5",
+    "mean_per_class_recall",
+    "mean_average_precision",
+    "lp_acc1",
+    "lp_acc5",
+    "lp_mean_per_class_recall",
+)
 
 
 def strict(value: Any) -> Any:
@@ -80,8 +91,10 @@ class ResultRecord:
             if key in record and not isinstance(record[key], str):
                 raise ZsbenchError(f"{source}: {key!r} must be a string, got {record[key]!r}")
         metrics = record["metrics"]
+        # a linear probe's metrics also hold its settings, "normalized": true among them, as CLIP_benchmark writes them
         if not isinstance(metrics, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) or v is None for v in metrics.values()
+            v is None or (isinstance(v, (int, float)) and (not isinstance(v, bool) or k in METRIC_SETTINGS))
+            for k, v in metrics.items()
         ):
             raise ZsbenchError(f"{source}: 'metrics' must map names to numbers or null, got {metrics!r}")
         provenance = record.get("zsbench") or {}

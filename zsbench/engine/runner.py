@@ -9,6 +9,7 @@ is a strategy the engine is given (``engine/distributed.py``). Nothing here know
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -24,7 +25,7 @@ from zsbench.datasets import load_dataset
 from zsbench.engine.atomic import atomic_write, describe_os_error, remove_stale_temps
 from zsbench.engine.cache import EmbeddingCache
 from zsbench.engine.checks import check_output_file, check_settings, check_writable_file, load_classifiers
-from zsbench.engine.config import EvalConfig
+from zsbench.engine.config import EvalConfig, probe_settings
 from zsbench.engine.distributed import LocalStrategy
 from zsbench.engine.encode import LoaderSettings, encode_texts
 from zsbench.engine.gpu_decode import supports_gpu_decode
@@ -90,6 +91,8 @@ class Engine:
                 canonical_language(lang)
         check_settings(cfg)
         plan = plan or build_plan(cfg)
+        for job in plan.jobs:
+            self.check_task_settings(job)
         if self.writes_results:
             for output in dict.fromkeys(j.output for j in plan.jobs):
                 check_output_file(output)
@@ -131,15 +134,18 @@ class Engine:
             # Every dataset of the group is found and checked before its model loads: a missing or incomplete
             # dataset fails in a second, not after a 25 GB checkpoint has been read.
             data = [self.load_data(job) for job in group]
+            splits = [self.load_splits(job, job_data) for job, job_data in zip(group, data)]
             model = self.model(ref)
-            for job, job_data in zip(group, data):
-                record = self.run_job(model, job, model_load_s=self.models.last_load_s, data=job_data)
+            for job, job_data, job_splits in zip(group, data, splits):
+                record = self.run_job(
+                    model, job, model_load_s=self.models.last_load_s, data=job_data, splits=job_splits
+                )
                 if self.writes_results:
                     write_record(job.output, record, shared=outputs[job.output] > 1)
                 records.append(record)
                 if cfg.verbose and self.strategy.is_writer:
                     log.info("%s", json.dumps({k: record[k] for k in ("dataset", "language", "task", "metrics")}))
-            del model, data  # only the pool holds the model now, so it can free it before other weights load
+            del model, data, splits  # only the pool holds the model now, so it can free it before other weights load
         return records
 
     def model(self, ref: ModelRef) -> ZeroShotModel:
@@ -152,6 +158,41 @@ class Engine:
         options = dict(job.dataset_options)
         return load_dataset(job.dataset, job.dataset_root, split=job.split, language=job.language, **options)
 
+    def check_task_settings(self, job: Job) -> None:
+        """The task's own settings check, and every other split it needs exists (one line each, nothing loaded)."""
+        from zsbench.datasets import get_spec
+
+        task = TASKS.get(job.task)
+        settings = self.task_settings(job)
+        task.check_settings(settings)
+        available = get_spec(job.dataset).splits
+        for role, split in task.splits(settings).items():
+            if split not in available:
+                raise ZsbenchError(
+                    f"dataset {job.dataset!r} has no {role} split {split!r} (its splits: {', '.join(available)}); "
+                    f"task {task.name!r} needs one: choose it with --{role}_split"
+                )
+
+    def load_splits(self, job: Job, data: Any) -> dict[str, Any]:
+        """The other splits the job's task asks for, by role, loaded and checked by the task (before the model).
+
+        ``data`` is the job's own split; a role naming that same split gets it without a second load.
+        """
+        task = TASKS.get(job.task)
+        settings = self.task_settings(job)
+        wanted = task.splits(settings)
+        if not wanted:
+            return {}
+        options = dict(job.dataset_options)
+        splits = {
+            role: data
+            if split == job.split
+            else load_dataset(job.dataset, job.dataset_root, split=split, language=job.language, **options)
+            for role, split in wanted.items()
+        }
+        task.check_data(data, dataclasses.replace(settings, other_splits=splits))
+        return splits
+
     def remove_stale_temps(self, outputs: list[str]) -> None:
         """Remove what killed runs left half-written in the output folders and the cache (never a live run's)."""
         for folder in dict.fromkeys(os.path.dirname(os.path.abspath(o)) for o in outputs):
@@ -159,8 +200,17 @@ class Engine:
         self.cache.remove_stale_temps()
 
     # -- one job ----------------------------------------------------------------------------------------------
-    def run_job(self, model: ZeroShotModel, job: Job, *, model_load_s: float = 0.0, data: Any = None) -> dict[str, Any]:
-        """Evaluate one job; ``data`` is the already loaded dataset, if the caller has it."""
+    def run_job(
+        self,
+        model: ZeroShotModel,
+        job: Job,
+        *,
+        model_load_s: float = 0.0,
+        data: Any = None,
+        splits: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Evaluate one job; ``data`` (and ``splits``, see :meth:`load_splits`) are the already loaded dataset, if
+        the caller has it."""
         import torch
 
         cfg = self.config
@@ -169,10 +219,13 @@ class Engine:
         t = time.perf_counter()
         if data is None:
             data = self.load_data(job)
-        timing["load_dataset_s"] = time.perf_counter() - t
         task = TASKS.get(job.task)
         check_accepts(task, data.task, f"dataset {job.dataset!r}")
-        settings = self.task_settings(job)
+        if splits is None:
+            splits = self.load_splits(job, data)
+        timing["load_dataset_s"] = time.perf_counter() - t
+        settings = dataclasses.replace(self.task_settings(job), other_splits=splits)
+        wanted_splits = task.splits(settings)
 
         t = time.perf_counter()
         image_sets = task.image_sets(data)
@@ -183,6 +236,8 @@ class Engine:
         images = {
             role: self.image_embeddings(model, job, image_set, role=role) for role, image_set in image_sets.items()
         }
+        for role, split in wanted_splits.items():  # other splits, cached under their own split name
+            images[role] = self.image_embeddings(model, job, splits[role].images, role=role, split=split)
         timing["encode_images_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -230,6 +285,7 @@ class Engine:
             classifier=self.loaded_classifier(),
             classifier_source=f"--load_clfs {', '.join(cfg.load_clfs)}" if cfg.load_clfs else "",
             save_classifier=functools.partial(self._save_classifier, cfg.save_clf) if cfg.save_clf else None,
+            probe=probe_settings(cfg, job.dataset),
         )
 
     def loaded_classifier(self) -> Any:
@@ -252,13 +308,14 @@ class Engine:
 
     # -- embeddings through the cache -------------------------------------------------------------------------
     def image_embeddings(
-        self, model: ZeroShotModel, job: Job, images: Any, *, role: str = EVAL_IMAGES
+        self, model: ZeroShotModel, job: Job, images: Any, *, role: str = EVAL_IMAGES, split: str | None = None
     ) -> ImageEmbeddings:
         """Embeddings of a whole image set, from the cache when anything identical was encoded before.
 
-        ``role`` is the task's name for the set: the job's split (:data:`EVAL_IMAGES`) or another split by name.
+        ``role`` is the task's name for the set: the job's split (:data:`EVAL_IMAGES`) or another split by name;
+        ``split`` names the split when the role does not (a task's other splits, :meth:`Task.splits`).
         """
-        split = job.split if role == EVAL_IMAGES else role
+        split = split or (job.split if role == EVAL_IMAGES else role)
         parts = {
             "kind": "image",
             "model": model.identity,

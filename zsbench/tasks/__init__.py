@@ -6,12 +6,31 @@ bit-exactly against CLIP_benchmark's. See ``zsbench/tasks/base.py`` for the prot
 
 from __future__ import annotations
 
-from zsbench.tasks.base import EVAL_IMAGES, ImageEmbeddings, Task, TaskRegistry, TaskSettings, TextEmbeddings, Texts
+from zsbench.tasks.base import (
+    EVAL_IMAGES,
+    ImageEmbeddings,
+    ProbeSettings,
+    Task,
+    TaskRegistry,
+    TaskSettings,
+    TextEmbeddings,
+    Texts,
+)
 
 TASKS = TaskRegistry()
 TASKS.register("zeroshot_classification", "zsbench.tasks.classification:TASK")
 TASKS.register("zeroshot_retrieval", "zsbench.tasks.retrieval:TASK")
+TASKS.register("linear_probe", "zsbench.tasks.linear_probe:TASK")
 # CLIP_benchmark tasks zsbench does not run (yet): refused by name in one line, never silently ignored.
-TASKS.refuse("linear_probe", "captioning", "image_caption_selection", "zeroshot_retrieval_with_itm")
+TASKS.refuse("captioning", "image_caption_selection", "zeroshot_retrieval_with_itm")
 
-__all__ = ["EVAL_IMAGES", "TASKS", "ImageEmbeddings", "Task", "TaskSettings", "TextEmbeddings", "Texts"]
+__all__ = [
+    "EVAL_IMAGES",
+    "TASKS",
+    "ImageEmbeddings",
+    "ProbeSettings",
+    "Task",
+    "TaskSettings",
+    "TextEmbeddings",
+    "Texts",
+]

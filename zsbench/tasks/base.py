@@ -12,7 +12,7 @@ This module imports no torch (``import zsbench.tasks`` stays light); tensors are
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from zsbench._registry import Registry
@@ -28,6 +28,34 @@ EVAL_IMAGES = "eval"
 
 
 @dataclass(frozen=True)
+class ProbeSettings:
+    """The linear probe's settings (CLIP_benchmark's flags and defaults; ``--task linear_probe`` reads them).
+
+    Attributes:
+        train_split: the split the head is trained on (``--train_split``).
+        val_split: a split to sweep the weight decay on (``--val_split``); exclusive with ``val_proportion``.
+        val_proportion: the share of the train split held out for the sweep (``--val_proportion``).
+        fewshot_k: training samples per class; -1 (default): all of them.
+        fewshot_epochs, fewshot_lr: training epochs and AdamW's peak learning rate (cosine schedule, no warmup).
+        fewshot_seeds: several few-shot draws in one run (mean and standard deviation reported); ``None``: one
+            draw with ``seed``.
+        seed: seeds the head's initialisation and batch order, the ``val_proportion`` split, and the draw when
+            ``fewshot_seeds`` is not given (``--seed``).
+        normalize: L2-normalise the features first (``--normalize``; default True).
+    """
+
+    train_split: str = "train"
+    val_split: str | None = None
+    val_proportion: float | None = None
+    fewshot_k: int = -1
+    fewshot_epochs: int = 10
+    fewshot_lr: float = 0.1
+    fewshot_seeds: tuple[int, ...] | None = None
+    seed: int = 0
+    normalize: bool = True
+
+
+@dataclass(frozen=True)
 class TaskSettings:
     """Per-job settings the engine hands to a task; a task reads only the ones it uses, nothing is global.
 
@@ -40,6 +68,9 @@ class TaskSettings:
         classifier_source: where ``classifier`` came from, for error messages (``"--load_clfs a.pt, b.pt"``).
         save_classifier: where to put the classifier a task builds (``--save_clf``); the engine writes it
             atomically and turns an OS error into one line.
+        probe: the linear probe's settings.
+        other_splits: the loaded data of the other splits the task asked for (:meth:`Task.splits`), by role;
+            filled in by the engine.
     """
 
     batch_size: int | None = None
@@ -47,6 +78,8 @@ class TaskSettings:
     classifier: Tensor | None = None
     classifier_source: str = ""
     save_classifier: Callable[[Tensor], None] | None = None
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
+    other_splits: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,6 +146,25 @@ class Task:
     def image_sets(self, data: Any) -> dict[str, Any]:
         """The image sets to encode, by role. Default: the job's split (:data:`EVAL_IMAGES`)."""
         return {EVAL_IMAGES: data.images}
+
+    def splits(self, settings: TaskSettings) -> dict[str, str]:
+        """Other splits of the job's dataset the task needs, role -> split name (default: none).
+
+        The engine checks each against the dataset's splits before anything loads (a missing one is one line that
+        names ``--<role>_split``), loads it before the model loads, encodes its images through the cache under the
+        split's name (so any job on the same split shares them), and hands the task the data in
+        ``settings.other_splits[role]`` and the embeddings in ``images[role]``.
+        """
+        return {}
+
+    def check_settings(self, settings: TaskSettings) -> None:
+        """Raise :class:`zsbench.errors.ZsbenchError` (one line) for settings this task cannot use; called before
+        any dataset or model loads."""
+
+    def check_data(self, data: Any, settings: TaskSettings) -> None:
+        """Raise :class:`zsbench.errors.ZsbenchError` for data this task cannot score (e.g. too few training
+        samples per class); called with ``settings.other_splits`` filled in, after the datasets load and before the
+        model loads."""
 
     def texts(self, data: Any, images: Mapping[str, ImageEmbeddings], settings: TaskSettings) -> Texts | None:
         """The texts to encode (after the images, so skipped images can be left out); ``None``: none."""
@@ -191,6 +243,7 @@ def check_accepts(task: Task, data_kind: str, what: str) -> None:
 __all__ = [
     "EVAL_IMAGES",
     "ImageEmbeddings",
+    "ProbeSettings",
     "Task",
     "TaskRegistry",
     "TaskSettings",

@@ -67,8 +67,13 @@ TEMPLATES = [
 ]
 
 # Split seeds: distinct values, so the evaluation splits and the training stream never share a sample.
-SPLIT_SEEDS = {"test": 20_240_001, "captions_test": 20_240_002, "train": 20_240_777}
+# "train" is the tiny model's training stream; "probe_train" is the shapes dataset's own train split (the linear
+# probe's training data), a fresh stream so that a probe, like one on a real dataset, never trains on what the
+# encoder was trained on.
+SPLIT_SEEDS = {"test": 20_240_001, "captions_test": 20_240_002, "train": 20_240_777, "probe_train": 20_240_003}
 CLASSIFICATION_SIZE = 500
+# The classification splits: split name -> (seed, number of images); each balanced over the ten classes.
+CLASSIFICATION_SPLITS = {"test": (SPLIT_SEEDS["test"], CLASSIFICATION_SIZE), "train": (SPLIT_SEEDS["probe_train"], 500)}
 RETRIEVAL_SIZE = 100
 CAPTIONS_PER_IMAGE = 5
 
@@ -192,13 +197,38 @@ def _save_png(img: Any, path: Path) -> None:
     img.save(path, format="PNG", optimize=False, compress_level=6)
 
 
-def _write_classification(dest: Path, n: int) -> None:
-    seed = SPLIT_SEEDS["test"]
+def _write_classification(dest: Path, n: int, split: str = "test") -> None:
+    seed = CLASSIFICATION_SPLITS[split][0]
     for cls in SHAPES:
-        (dest / "test" / cls).mkdir(parents=True)
+        (dest / split / cls).mkdir(parents=True)
     for i in range(n):
         sample = render_sample(seed, i, shape=SHAPES[i % len(SHAPES)])
-        _save_png(sample.image, dest / "test" / sample.shape / f"{i:05d}.png")
+        _save_png(sample.image, dest / split / sample.shape / f"{i:05d}.png")
+
+
+def ensure_classification_split(root: str | os.PathLike[str], split: str) -> Path:
+    """``<root>/shapes/<split>``, generated the first time it is needed (atomically, as :func:`ensure_generated`).
+
+    The test split comes with the dataset folder; other splits (the train split, added later) are generated into
+    an existing folder on first use, so a shapes copy made before they existed keeps its test bytes.
+    """
+    base = ensure_generated(root, "shapes")
+    dest = base / split
+    if dest.exists():
+        return dest
+    tmp = Path(tempfile.mkdtemp(prefix=f".{split}.tmp-", dir=base))
+    try:
+        _write_classification(tmp, CLASSIFICATION_SPLITS[split][1], split)
+        _normal_permissions(tmp)
+        try:
+            os.rename(tmp / split, dest)
+        except OSError:
+            if not dest.exists():  # not a lost race with another process: a real error
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
 
 
 def _write_retrieval(dest: Path, n: int) -> None:
@@ -287,7 +317,7 @@ def load_shapes(
 ) -> ClassificationData:
     """The shapes classification split, read as an ImageFolder tree ``<root>/shapes/<split>/<class>/*.png``."""
     _check(split, language, spec, "shapes")
-    base = ensure_generated(root, "shapes") / split
+    base = ensure_classification_split(root, split)
     relpaths: list[str] = []
     targets: list[int] = []
     for label, cls in enumerate(CLASSNAMES):  # ImageFolder order: sorted class folders would differ, so be explicit
@@ -303,7 +333,7 @@ def load_shapes(
         targets=targets,
         classnames=list(CLASSNAMES),
         templates=list(TEMPLATES),
-        info={"generator_version": GENERATOR_VERSION, "seed": SPLIT_SEEDS[split]},
+        info={"generator_version": GENERATOR_VERSION, "seed": CLASSIFICATION_SPLITS[split][0]},
     )
 
 
