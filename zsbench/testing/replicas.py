@@ -456,3 +456,51 @@ def write_xtd(root: Path, n_images: int, languages: tuple[str, ...] = ("en", "zh
         (root / f"raw_multilingual_coco_captions_{code}.txt").write_text("\n".join(caps[code]) + "\n", encoding="utf-8")
     paths = [f"{'train2014' if i % 2 else 'val2014'}/{n}" for i, n in enumerate(names)]
     return {"images": paths, "captions": caps}
+
+
+def write_flickr8k(root: Path, n_images: int, language: str = "en", images_dir: str = "") -> dict[str, Any]:
+    """CLIP_benchmark main's flickr8k: ``<id>.jpg`` directly in ``root`` (or in ``images_dir``) +
+    ``flickr8k_test_karpathy.txt`` (``flickr8k_test_zh.txt`` for zh), 5 captions per image, lines interleaved."""
+    root = Path(root)
+    names = [f"{1000268201 + i * 11}_{693 + i}b8.jpg" for i in range(n_images)]
+    raw = []
+    for i, name in enumerate(names):
+        save_image(root / images_dir / name, i)
+        if language == "en":
+            raw.append([f"A Child, in pink #{j} (image {i})." for j in range(5)])
+        else:
+            raw.append([f"图{i}：一个穿粉色衣服的孩子。第{j}句" for j in range(5)])
+    lines = ["image,caption"]
+    for i in range(n_images):
+        lines += [f"{names[i]},{c}" for c in raw[i][:2]]
+    for i in range(n_images):
+        lines += [f"{names[i]},{c}" for c in raw[i][2:]]
+    fname = "flickr8k_test_karpathy.txt" if language == "en" else "flickr8k_test_zh.txt"
+    (root / fname).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    prefix = f"{images_dir}/" if images_dir else ""
+    return {"images": [prefix + n for n in names], "raw_captions": raw}
+
+
+def write_flowers102(root: Path) -> dict[str, Any]:
+    """torchvision ``Flowers102``: ``flowers-102/{jpg/image_<id>.jpg,imagelabels.mat,setid.mat}``.
+
+    Eight images with labels 1..102 as in the real file (label 102 included); the test ids are not sorted, so a
+    loader must keep ``setid.mat`` order.
+    """
+    import numpy as np
+    import scipy.io as sio
+
+    d = Path(root) / "flowers-102"
+    (d / "jpg").mkdir(parents=True, exist_ok=True)
+    mat_labels = [77, 1, 102, 5, 77, 40, 3, 102]  # 1-based, as imagelabels.mat
+    sio.savemat(d / "imagelabels.mat", {"labels": np.array([mat_labels], dtype=np.uint8)})
+    split_ids = {"trnid": [1, 2], "valid": [4, 6], "tstid": [8, 3, 5, 7]}
+    sio.savemat(d / "setid.mat", {k: np.array([v], dtype=np.uint16) for k, v in split_ids.items()})
+    for i in range(1, len(mat_labels) + 1):
+        save_image(d / "jpg" / f"image_{i:05d}.jpg", i, mat_labels[i - 1] - 1)
+    test = split_ids["tstid"]
+    return {
+        "images": [f"flowers-102/jpg/image_{i:05d}.jpg" for i in test],
+        "labels": [mat_labels[i - 1] - 1 for i in test],
+        "split_ids": split_ids,
+    }

@@ -98,6 +98,16 @@ _cls(
     license="MIT",
 )
 _cls(
+    "imagenet-o",
+    "zsbench.datasets.loaders.imagenet:load_imagenet_o",
+    2000,
+    "<wnid>/*.jpg (200 wnid folders, the extracted imagenet-o.tar)",
+    "https://people.eecs.berkeley.edu/~hendrycks/imagenet-o.tar (CLIP_benchmark main's imagenet-o)",
+    languages=_IMAGENET_LANGS,
+    required=("n01443537",),
+    license="MIT",
+)
+_cls(
     "imagenetv2",
     "zsbench.datasets.loaders.imagenet:load_imagenetv2",
     10000,
@@ -278,6 +288,18 @@ _cls(
     required=("oxford-iiit-pet/annotations/test.txt",),
 )
 _cls(
+    "flowers",
+    f"{_TV}:load_flowers",
+    6149,
+    "flowers-102/{jpg/image_<id:05d>.jpg,imagelabels.mat,setid.mat} (torchvision Flowers102; test = setid tstid)",
+    "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/ 102flowers.tgz (extract into root/flowers-102/) + "
+    "imagelabels.mat + setid.mat (CLIP_benchmark main's flowers; vtab/flowers is the TFDS version)",
+    splits=("test", "val", "train"),
+    sizes={"train": 1020, "val": 1020},
+    required=("flowers-102/setid.mat", "flowers-102/imagelabels.mat", "flowers-102/jpg"),
+    license="Oxford 102 Flowers: research use (Nilsback & Zisserman 2008)",
+)
+_cls(
     "renderedsst2",
     f"{_TV}:load_renderedsst2",
     1821,
@@ -342,4 +364,13 @@ _cls(
     "resisc45 --data_dir root; README root ./data/",
     prompt_key="resisc45",
     required=("resisc45",),
+)
+_cls(
+    "dummy",
+    "zsbench.datasets.loaders.dummy:load_dummy",
+    1,
+    "none: one 224x224 image held in memory (CLIP_benchmark's Dummy: 1 image, label 0, 2 classes)",
+    "built in (CLIP_benchmark main's smoke-test dataset); nothing to download",
+    builtin=True,
+    license="CC0-1.0 (generated)",
 )

@@ -38,6 +38,28 @@ register_dataset(
     )
 )
 
+# CLIP_benchmark main's flickr8k (the fork never changed it): images directly in the root, captions as written.
+register_dataset(
+    DatasetSpec(
+        name="flickr8k",
+        task=RETRIEVAL,
+        loader="zsbench.datasets.loaders.captions:load_flickr8k",
+        splits=("test", "val", "train"),
+        languages=("en", "cn"),
+        sizes={"test": 1000, "test/captions": 5000},
+        layout="<id>.jpg directly in the root (or in Images/, the Kaggle zip's folder) + flickr8k_test_karpathy.txt "
+        "(en) / flickr8k_test_zh.txt (cn, alias zh); 'image,caption' txt with a header line",
+        source="images: kaggle datasets download -d adityajn105/flickr8k (move Images/* into the root); captions: "
+        "download=True (mehdidc/retrieval_annotations 1.0.0)",
+        files=(
+            RemoteFile("flickr8k_test_karpathy.txt", f"{_KARPATHY}/flickr8k_test_karpathy.txt", "", ("en",)),
+            RemoteFile("flickr8k_test_zh.txt", f"{_KARPATHY}/flickr8k_test_zh.txt", "", ("cn",)),
+        ),
+        required=("flickr8k_test_karpathy.txt|flickr8k_test_zh.txt",),
+        license="Flickr8k: research use (Hodosh et al. 2013); Karpathy split annotations from mehdidc",
+    )
+)
+
 register_dataset(
     DatasetSpec(
         name="mscoco_captions",

@@ -7,7 +7,10 @@
   in ``root/val2014`` (``train2014`` for ``train``); ``cn``: ``root/coco-cn_<split>.json`` whose ``file_name`` already
   starts with ``train2014/`` or ``val2014/``, resolved against the root. Images in sorted id order, captions in
   annotation order (torchvision ``CocoCaptions``).
-* Both apply the fork's ``pre_caption`` to every caption in every language.
+* ``flickr8k`` (CLIP_benchmark main): images directly in ``root`` (or ``root/Images/``), captions in
+  ``root/flickr8k_<split>_karpathy.txt`` (en) or ``root/flickr8k_<split>_zh.txt`` (cn), the same txt format; captions
+  are not normalized (neither upstream nor the fork applies ``pre_caption`` to it).
+* flickr30k and mscoco_captions apply the fork's ``pre_caption`` to every caption in every language.
 * ``multilingual_mscoco_captions`` (XTD, the fork's version): ``root/multilingual_coco_images.txt`` (one COCO file
   name per line, e.g. ``COCO_val2014_000000000042.jpg``; resolved to ``train2014/`` or ``val2014/`` by the name, or
   used as is when it contains a ``/``) and ``root/raw_multilingual_coco_captions_<code>.txt`` (line ``i`` is the only
@@ -73,6 +76,25 @@ def load_flickr30k(root: Path, *, split: str = "test", language: str = "en", spe
     items = read_flickr_txt(ann)
     images = FileImageSet(root, [f"Images/{img}" for img, _ in items])
     captions = [[pre_caption(t) for t in caps] for _, caps in items]
+    return c.retrieval(spec, root, split, lang, images, captions, options, info={"annotation_file": str(ann)})
+
+
+def load_flickr8k(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """CLIP_benchmark main's ``flickr8k``: ``Flickr`` over the root, captions kept as written (no ``pre_caption``).
+
+    Upstream's auto-download moves the Kaggle zip's ``Images/`` folder to the root, so images sit directly in the
+    root; a root that still holds ``Images/`` (the unzipped Kaggle layout) is read from there instead.
+    """
+    lang = _start(spec, root, split, language, options)
+    default = f"flickr8k_{split}_karpathy.txt" if lang == "en" else f"flickr8k_{split}_zh.txt"
+    ann = Path(options.get("annotation_file") or root / default)
+    c.require_root(spec, root, ann)
+    items = read_flickr_txt(ann)
+    prefix = ""
+    if items and not (root / items[0][0]).exists() and (root / "Images" / items[0][0]).exists():
+        prefix = "Images/"
+    images = FileImageSet(root, [prefix + img for img, _ in items])
+    captions = [list(caps) for _, caps in items]
     return c.retrieval(spec, root, split, lang, images, captions, options, info={"annotation_file": str(ann)})
 
 

@@ -1,6 +1,6 @@
-"""ImageNet-1k (val), ImageNet-A/-R, ImageNetV2 and ImageNet-Sketch.
+"""ImageNet-1k (val), ImageNet-A/-R/-O, ImageNetV2 and ImageNet-Sketch.
 
-Labels index OpenAI's 1000 class names in sorted-wnid order (``imagenet1k`` in the prompt files). For ImageNet-A/R
+Labels index OpenAI's 1000 class names in sorted-wnid order (``imagenet1k`` in the prompt files). For ImageNet-A/R/O
 the class list is the 1000 names masked to the subset's 200 wnids (CLIP_benchmark's hard-coded lists, bundled in
 ``data/imagenet_wnids.json``), and a label is the position of the image's wnid among those 200. With the complete
 folders this equals torchvision ``ImageFolder``'s index; computing it from the wnid keeps a partial copy correct too.
@@ -136,6 +136,10 @@ def load_imagenet_a(root: Path, *, split: str = "test", language: str = "en", sp
 
 def load_imagenet_r(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
     return _subset(spec, root, split, language, "imagenet-r", options)
+
+
+def load_imagenet_o(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    return _subset(spec, root, split, language, "imagenet-o", options)
 
 
 def load_imagenet_sketch(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):

@@ -412,3 +412,38 @@ def load_renderedsst2(root: Path, *, split: str = "test", language: str = "en", 
     return c.classification(
         spec, root, split, language, FileImageSet(root, rel), labels, options, dataset_classnames=classes
     )
+
+
+FLOWERS_SPLIT_KEYS = {"train": "trnid", "val": "valid", "test": "tstid"}
+
+
+def load_flowers(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """torchvision ``Flowers102``: image ids in ``setid.mat`` order, label = ``imagelabels.mat`` value - 1.
+
+    CLIP_benchmark main reads it with torchvision (>= 0.13 labels start at 0; its ``y - 1`` patch is for older
+    versions) and takes the class names from the bundled ``flowers`` list, as here.
+    """
+    base = "flowers-102"
+    _start(spec, root, split, options, f"{base}/setid.mat", f"{base}/imagelabels.mat", f"{base}/jpg")
+    try:
+        from scipy.io import loadmat
+    except ImportError as e:  # torchvision needs scipy for these files too
+        raise DatasetNotFoundError(f"reading {root / base}/*.mat needs scipy (pip install scipy)") from e
+    try:
+        ids = [int(i) for i in loadmat(root / base / "setid.mat", squeeze_me=True)[FLOWERS_SPLIT_KEYS[split]].ravel()]
+        all_labels = [int(x) - 1 for x in loadmat(root / base / "imagelabels.mat", squeeze_me=True)["labels"].ravel()]
+    except (KeyError, ValueError, OSError, TypeError) as e:  # scipy raises these on a broken or foreign .mat
+        raise DatasetNotFoundError(
+            f"dataset {spec.name!r}: cannot read {root / base}/setid.mat or imagelabels.mat ({e}); {c.obtain_hint(spec)}"
+        ) from e
+    bad = [i for i in ids if not 1 <= i <= len(all_labels)]
+    if bad:
+        raise DatasetNotFoundError(
+            f"dataset {spec.name!r}: {root / base / 'setid.mat'} names image id {bad[0]}, but imagelabels.mat has "
+            f"{len(all_labels)} labels; {c.obtain_hint(spec)}"
+        )
+    rel = [f"{base}/jpg/image_{i:05d}.jpg" for i in ids]
+    labels = [all_labels[i - 1] for i in ids]
+    return c.classification(
+        spec, root, split, language, FileImageSet(root, rel), labels, options, classnames_key="flowers"
+    )
