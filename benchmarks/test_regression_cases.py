@@ -1,8 +1,12 @@
 """The regression suite: one case per snapshot file under expected/ (the README's 54 results + CPU cases).
 
+The CPU cases include the linear probe on shapes (full and 5-shot over three draws).
+
 pytest -m gpu benchmarks/              # reproduce the paper (needs weights in ./pretrained, data in ./data)
 pytest -m "not gpu"                    # CI: the CPU cases through the same machinery
 pytest -m gpu benchmarks/ --snapshot-update   # rewrite `expected` for a new checkpoint
+pytest benchmarks/ --snapshot-update-new-only  # record only the cases that have no `expected` yet
+pytest -m "not gpu" benchmarks/ --junitxml=junit.xml   # each case's metrics as zsbench.<metric>.* properties
 """
 
 from __future__ import annotations

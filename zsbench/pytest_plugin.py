@@ -3,8 +3,17 @@
 Cases come from snapshot files under ``expected/`` (see :mod:`zsbench.engine.snapshots`). Each case runs the
 real evaluation through session-scoped fixtures: one engine (a model loads once per worker)
 with one embedding cache (so the five ImageNet-1k language cases encode the 50,000 images once). Heavy cases
-carry the ``gpu`` marker. ``--snapshot-update`` (syrupy's flag) rewrites the ``expected`` block of the cases that
-ran; zsbench writes the files itself because syrupy's cleanup would delete the snapshots of skipped cases.
+carry the ``gpu`` marker. A case's ``settings`` (the linear probe's ``fewshot_k``, ...) apply to its run only.
+
+Snapshots the syrupy way, with syrupy's flags (zsbench writes the files itself because syrupy's cleanup would
+delete the snapshots of skipped cases): a case without ``expected`` (a new checkpoint) fails;
+``--snapshot-update`` records the numbers of the cases that ran, writing a file only when they changed and never
+its ``published`` block; ``--snapshot-update-new-only`` records only the cases without numbers;
+``--snapshot-warn-unused`` lists the snapshot files that no collected case used (not checked under xdist).
+
+Each case attaches ``zsbench.<metric>.measured`` / ``.expected`` / ``.tolerance`` (``equal`` for a setting such as
+the probe's ``fewshot_k``) and ``zsbench.case`` / ``zsbench.verdict`` as JUnit XML properties (``--junitxml``), and
+the terminal summary prints the table of the cases that ran.
 
 A snapshot file that is not a valid case (bad JSON, a missing key, a negative tolerance, ...) becomes one case that
 errors at setup with a message naming the file and the problem; every other case runs as usual.
@@ -17,6 +26,7 @@ Speed cases are skipped by their ``perf`` marker alone, and the Markdown report 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import replace
@@ -93,6 +103,7 @@ def snapshot_entries(config: pytest.Config) -> list[Case | InvalidCase]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _outcomes.clear()  # an in-process pytester run must not report the previous run's cases
     tolerance = config.getoption("--zs-tolerance")
     # nan would fail every metric, inf (or >= 1) pass every one, a negative value fail all: none is a tolerance.
     if tolerance is not None and not (math.isfinite(tolerance) and 0 <= tolerance < 1):
@@ -142,6 +153,8 @@ def zs_case(request: pytest.FixtureRequest) -> Case:
     case = request.param
     if isinstance(case, InvalidCase):
         outcome = {"id": case.id, "model": "invalid snapshots", "status": "INVALID", "reason": case.error}
+        request.node.user_properties.append(("zsbench.snapshot", case.path.as_posix()))
+        request.node.user_properties.append(("zsbench.verdict", "INVALID"))
         request.node.user_properties.append(("zsbench_outcome", outcome))
         pytest.fail(case.error, pytrace=False)
     return case
@@ -205,6 +218,8 @@ def case_plan(case: Case, engine: Engine, pretrained: Path, data_root: Path) -> 
         # None: the built-in datasets' own place (zsbench's data cache), as `zsbench eval` finds them
         dataset_root=None if case.dataset_root is None else str(data_root / case.dataset_root),
         recall_k=list(case.recall_k or engine.config.recall_k),
+        # the case's task settings (e.g. the linear probe's fewshot_k), validated as EvalConfig fields on load
+        **case.settings,
     )
     return build_plan(config)
 
@@ -216,8 +231,9 @@ def _is_incomplete(error: Exception) -> bool:
 
 def run_case(case: Case, engine: Engine, pretrained: Path, data_root: Path) -> dict[str, Any]:
     """Evaluate one case through the engine; a missing dataset skips (naming it) before the model loads."""
+    jobs = case_plan(case, engine, pretrained, data_root).jobs  # each job carries the case's task settings
     try:
-        [record] = engine.run_jobs(case_plan(case, engine, pretrained, data_root).jobs)
+        [record] = engine.run_jobs(jobs)
     except DatasetNotFoundError as e:
         if _is_incomplete(e):
             raise
@@ -225,16 +241,56 @@ def run_case(case: Case, engine: Engine, pretrained: Path, data_root: Path) -> d
     return record
 
 
+def _property_value(value: Any) -> str:
+    return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
+
+
+def _record_properties(node: pytest.Item, case: Case, rows: list[dict[str, Any]], verdict: str) -> None:
+    """Each metric's measured and expected value and tolerance as JUnit XML properties, where CI tools read them."""
+    props = node.user_properties
+    props.append(("zsbench.case", case.id))
+    props.append(("zsbench.snapshot", case.path.as_posix()))
+    props.append(("zsbench.verdict", verdict))
+    for r in rows:
+        metric = r["metric"]
+        props.append((f"zsbench.{metric}.measured", _property_value(r["measured"])))
+        props.append((f"zsbench.{metric}.expected", _property_value(r["expected"])))
+        tolerance = "equal" if r.get("kind") == "setting" else _property_value(r["tolerance"])
+        props.append((f"zsbench.{metric}.tolerance", tolerance))
+
+
 def check_case(request: pytest.FixtureRequest, case: Case, record: dict[str, Any]) -> None:
-    """Compare with the snapshot (or rewrite it under --snapshot-update) and record the outcome for the report."""
+    """Compare with the snapshot (or record it under --snapshot-update / --snapshot-update-new-only) and record the
+    outcome for the JUnit XML, the terminal summary and the report.
+
+    A case without numbers (a new checkpoint's) fails unless an update flag records them: a run never passes by
+    having nothing to compare with. An update rewrites ``expected`` only when the numbers changed, never
+    ``published``.
+    """
     config = request.config
     measured = record["metrics"]
-    if config.getoption("update_snapshots", default=False):
+    update_all = config.getoption("update_snapshots", default=False)
+    # syrupy's flags (syrupy is a dependency): zsbench writes its snapshot files itself, see the module docstring
+    update_new = config.getoption("update_new_snapshots_only", default=False)
+    status = None
+    # Like syrupy, a file is written only when its numbers change (no churn of the provenance's date).
+    changed = case.is_new or dict(measured) != case.expected
+    if changed and (update_all or (update_new and case.is_new)):
+        status = "created" if case.is_new else "updated"
         case = update_snapshot(case, measured, record.get("zsbench", {}))
     result = compare_case(case, measured, config.getoption("--zs-tolerance"))
-    # user_properties travel to the xdist controller, which writes the report.
-    outcome = {"id": case.id, "model": case.model, "status": "pass" if result.passed else "FAIL", "rows": result.rows}
+    new = case.is_new
+    verdict = "NEW" if new else status or ("pass" if result.passed else "FAIL")
+    _record_properties(request.node, case, result.rows, verdict)
+    # user_properties travel to the xdist controller, which writes the report and the summary.
+    outcome = {"id": case.id, "model": case.model, "status": verdict, "rows": result.rows}
     request.node.user_properties.append(("zsbench_outcome", outcome))
+    if new:
+        pytest.fail(
+            f"{case.id}: {case.path} has no expected numbers yet (a new checkpoint?); run with --snapshot-update "
+            f"(or --snapshot-update-new-only) to record these:\n{result.table()}",
+            pytrace=False,
+        )
     if not result.passed:
         pytest.fail(f"{case.id} differs from {case.path}:\n{result.table()}", pytrace=False)
 
@@ -261,3 +317,75 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not path or not _outcomes or os.environ.get("PYTEST_XDIST_WORKER"):
         return
     write_report(path, _outcomes)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def summary_lines(outcomes: list[dict[str, Any]]) -> list[str]:
+    """The case table of the terminal summary: one line per metric of every case that ran (and one per skipped or
+    invalid case, with its reason)."""
+    head = ("case", "metric", "expected", "measured", "difference", "verdict")
+    rows: list[tuple[str, ...]] = []
+    notes: list[str] = []  # skipped and invalid cases: one line each, after the table (a reason is long)
+    for o in outcomes:
+        if not o.get("rows"):
+            notes.append(f"{o['id']}  {o['status']}: {o.get('reason', '')}".rstrip(": "))
+            continue
+        for r in o["rows"]:
+            if r.get("kind") == "setting":
+                diff = "" if r["ok"] else "differs"
+            else:
+                diff = "" if r["diff"] is None else f"{r['diff']:+.4f}"
+            # NEW (no numbers yet), created, updated: the case's status; otherwise each metric's own verdict
+            verdict = "ok" if r["ok"] else "FAIL"
+            if o["status"] in ("NEW", "created", "updated"):
+                verdict = o["status"]
+            rows.append((o["id"], r["metric"], _fmt(r["expected"]), _fmt(r["measured"]), diff, verdict))
+    out: list[str] = []
+    if rows:
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+        out.append("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
+        out.append("  ".join("-" * w for w in widths))
+        out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return out + notes
+
+
+_USED_KEY = pytest.StashKey[set]()
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Before -k/-m deselect anything: a case that was collected "used" its snapshot file even when deselected.
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "zs_case" in callspec.params:
+        item.config.stash.setdefault(_USED_KEY, set()).add(Path(callspec.params["zs_case"].path))
+
+
+def unused_snapshots(config: pytest.Config) -> list[Path]:
+    """Snapshot files under --zs-expected-dir that no collected case used; empty when no case was collected at all
+    (a run of other tests says nothing about the snapshots)."""
+    used = config.stash.get(_USED_KEY, set())
+    if not used:
+        return []
+    return [e.path for e in snapshot_entries(config) if Path(e.path) not in used]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if _outcomes:
+        terminalreporter.write_sep("=", "zsbench regression cases")
+        for line in summary_lines(_outcomes):
+            terminalreporter.write_line(line)
+    if config.getoption("warn_unused_snapshots", default=False):
+        if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+            terminalreporter.write_line(
+                "zsbench: --snapshot-warn-unused is not checked under pytest-xdist (run without -n)"
+            )
+            return
+        unused = unused_snapshots(config)
+        if unused:
+            terminalreporter.write_sep("=", f"zsbench: {len(unused)} unused snapshot file(s)", yellow=True)
+            for path in unused:
+                terminalreporter.write_line(f"unused snapshot: {path} (no collected case ran it)", yellow=True)

@@ -9,9 +9,10 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from zsbench.engine.config import EvalConfig
+from zsbench.engine.config import EvalConfig, probe_settings
 from zsbench.errors import ZsbenchError
 from zsbench.paths import fill_template
+from zsbench.tasks.base import ProbeSettings
 
 # CLIP_benchmark's collections (builder.dataset_collection / model_collection), kept as data.
 DATASET_COLLECTIONS: dict[str, list[str]] = {
@@ -58,6 +59,8 @@ class Job:
     recall_k: tuple[int, ...] = (1, 5, 10)  # --recall_k (retrieval tasks)
     # The dataset loader's options (--download, custom prompt files, --allow_incomplete, ...), as sorted pairs.
     dataset_options: tuple[tuple[str, Any], ...] = ()
+    # The task settings of this job that are not shared by the whole run (the linear probe's splits, few-shot, ...).
+    probe: ProbeSettings | None = None
 
     @property
     def image_set_id(self) -> tuple[str, str, str]:
@@ -185,6 +188,17 @@ def build_plan(config: EvalConfig) -> Plan:
                     config.output, model=model, pretrained=pretrained, task=task, dataset=dataset, language=language
                 )
                 plan.jobs.append(
-                    Job(ref, dataset, language, task, config.split, root, out, tuple(config.recall_k), dataset_options)
+                    Job(
+                        ref,
+                        dataset,
+                        language,
+                        task,
+                        config.split,
+                        root,
+                        out,
+                        tuple(config.recall_k),
+                        dataset_options,
+                        probe_settings(config, dataset),
+                    )
                 )
     return plan

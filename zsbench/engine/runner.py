@@ -285,7 +285,7 @@ class Engine:
             classifier=self.loaded_classifier(),
             classifier_source=f"--load_clfs {', '.join(cfg.load_clfs)}" if cfg.load_clfs else "",
             save_classifier=functools.partial(self._save_classifier, cfg.save_clf) if cfg.save_clf else None,
-            probe=probe_settings(cfg, job.dataset),
+            probe=job.probe if job.probe is not None else probe_settings(cfg, job.dataset),
         )
 
     def loaded_classifier(self) -> Any:

@@ -2,8 +2,14 @@
 
 A snapshot holds the settings of one run, the ``published`` numbers (a paper's; never rewritten), the
 ``expected`` numbers a run is compared with (equal to ``published`` until a snapshot update for a new
-checkpoint rewrites them), a tolerance (absolute; one number or per metric), and the provenance of the last
-update. Adding a file adds a case; nothing is listed twice.
+checkpoint rewrites them; absent or null for a new case, which fails until ``--snapshot-update`` records them),
+a tolerance (absolute; one number or per metric), and the provenance of the last update. Adding a file adds a
+case; nothing is listed twice.
+
+A linear-probe case is ``<dataset>__<language>__linear_probe[_<variant>].json``, beside the zero-shot case of the
+same dataset. Its ``settings`` object holds the probe's flags (``fewshot_k``, ``fewshot_seeds``, ...: the
+``EvalConfig`` fields of the same names) and its ``expected`` block the probe's settings among the scores
+(``fewshot_k``, ``epochs``, ``normalized``, ...), which are compared for equality, never within the tolerance.
 
 Every file is validated into a :class:`Case` when it is read. A file that cannot be one (not JSON, not an
 object, a missing or misspelt key, a wrong type, a negative or non-finite tolerance, ...) becomes an
@@ -23,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from zsbench.engine.atomic import atomic_write_text
+from zsbench.engine.results import METRIC_SETTINGS
 from zsbench.errors import ZsbenchError
 
 DEFAULT_TOLERANCE = 0.002
@@ -44,8 +51,67 @@ def marker_name(value: str) -> str:
 # key -> what it must be; a key not listed here is refused (a misspelt "tolerence" would silently use the default)
 _REQUIRED_TEXT = ("model_type", "model", "pretrained", "dataset", "language", "task")
 _OPTIONAL_TEXT = ("id", "source", "command", "pretrained_source", "model_group", "dataset_root", "split")
-_OTHER_KEYS = ("recall_k", "markers", "tolerance", "published", "expected", "provenance")
+_OTHER_KEYS = ("recall_k", "markers", "tolerance", "published", "expected", "provenance", "settings")
 KNOWN_KEYS = frozenset(_REQUIRED_TEXT + _OPTIONAL_TEXT + _OTHER_KEYS)
+
+
+# "settings" key -> what its value must be; each is the EvalConfig field of the same name (the CLI flag
+# --<key>). All but "seed" are the linear probe's, and refused on another task: they would change nothing there.
+SETTINGS_KEYS = {
+    "train_split": "a split name or an array of them",
+    "val_split": "a split name, an array of them, or null",
+    "val_proportion": "a number > 0 and < 1, or null",
+    "fewshot_k": "-1 (all) or an integer >= 1",
+    "fewshot_epochs": "an integer >= 1",
+    "fewshot_lr": "a finite number > 0",
+    "fewshot_seeds": "a non-empty array of integers, or null",
+    "seed": "an integer",
+    "normalize": "true or false",
+}
+_GENERAL_SETTINGS = frozenset({"seed"})
+PROBE_TASK = "linear_probe"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _split_names(value: Any) -> list[str] | None:
+    names = [value] if isinstance(value, str) else value
+    if isinstance(names, list) and names and all(isinstance(n, str) and n.strip() for n in names):
+        return list(names)
+    return None
+
+
+def _setting(key: str, value: Any) -> tuple[bool, Any]:
+    """(valid, the EvalConfig value) of one ``settings`` entry."""
+    if key == "train_split":
+        names = _split_names(value)
+        return names is not None, names
+    if key == "val_split":
+        names = _split_names(value)
+        return value is None or names is not None, names
+    if key == "val_proportion":
+        ok = value is None or (_is_number(value) and 0 < value < 1)
+        return ok, None if value is None else [float(value)]
+    if key == "fewshot_k":
+        return _is_int(value) and (value == -1 or value >= 1), value
+    if key == "fewshot_epochs":
+        return _is_int(value) and value >= 1, value
+    if key == "fewshot_lr":
+        return _is_number(value) and math.isfinite(value) and value > 0, float(value) if _is_number(value) else value
+    if key == "fewshot_seeds":
+        ok = value is None or (isinstance(value, list) and bool(value) and all(_is_int(v) for v in value))
+        return ok, None if value is None else list(value)
+    if key == "seed":
+        return _is_int(value), value
+    return isinstance(value, bool), value  # normalize
+
+
+def is_setting(metric: str) -> bool:
+    """A value among a result's metrics that is a setting (the probe's weight_decay, epochs, ...): compared for
+    equality, never within a tolerance."""
+    return metric in METRIC_SETTINGS
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,8 +138,15 @@ class Case:
     command: str | None = None
     source: str | None = None
     provenance: dict[str, Any] | None = None
+    # Task settings as EvalConfig fields (validated "settings" of the file), e.g. {"fewshot_k": 5}.
+    settings: dict[str, Any] = field(default_factory=dict)
     # The file's JSON as read, kept only so that a snapshot update rewrites the file with its own key order.
     data: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_new(self) -> bool:
+        """No numbers recorded yet (a new checkpoint): the case fails until a ``--snapshot-update``."""
+        return not self.expected
 
     @property
     def is_gpu(self) -> bool:
@@ -175,10 +248,38 @@ class _Checker:
             self.problems.append(f'"{key}" must be an object of metric -> number or null, got {_kind(value)}')
             return None
         for metric, number in value.items():
+            if is_setting(metric) and isinstance(number, bool):
+                continue  # the probe's "normalized": true
             if number is not None and not (_is_number(number) and math.isfinite(number)):
                 what = repr(number) if _is_number(number) else _kind(number)
                 self.problems.append(f'"{key}"."{metric}" must be a finite number or null, got {what}')
         return dict(value)
+
+    def settings(self, task: str | None) -> dict[str, Any]:
+        value = self.data.get("settings")
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problems.append(f'"settings" must be an object of task setting -> value, got {_kind(value)}')
+            return {}
+        out: dict[str, Any] = {}
+        for key, setting in value.items():
+            if key not in SETTINGS_KEYS:
+                close = difflib.get_close_matches(key, sorted(SETTINGS_KEYS), n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                self.problems.append(f'unknown key "settings"."{key}"{hint}; known: {", ".join(SETTINGS_KEYS)}')
+                continue
+            ok, converted = _setting(key, setting)
+            if not ok:
+                what = json.dumps(setting) if isinstance(setting, (int, float, str, bool)) else _kind(setting)
+                self.problems.append(f'"settings"."{key}" must be {SETTINGS_KEYS[key]}, got {what}')
+            elif key not in _GENERAL_SETTINGS and task is not None and task != PROBE_TASK:
+                self.problems.append(f'"settings"."{key}" is a {PROBE_TASK} setting, but "task" is "{task}"')
+            else:
+                out[key] = converted
+        if out.get("val_split") is not None and out.get("val_proportion") is not None:
+            self.problems.append('"settings" has both "val_split" and "val_proportion"; give one of them')
+        return out
 
     def tolerance(self, expected: dict[str, Any] | None) -> float | dict[str, float]:
         value = self.data.get("tolerance", DEFAULT_TOLERANCE)
@@ -190,6 +291,8 @@ class _Checker:
                     self.problems.append(f'"tolerance"."{metric}" must be {need}, got {what}')
                 elif expected and metric != "default" and metric not in expected:
                     self.problems.append(f'"tolerance" names metric "{metric}", which "expected" does not have')
+                elif is_setting(metric):
+                    self.problems.append(f'"tolerance" names "{metric}", a setting that must be equal, not close')
             return dict(value)
         if value is None:
             return DEFAULT_TOLERANCE
@@ -270,13 +373,13 @@ def load_snapshot(path: str | Path) -> Case:
     check.unknown_keys()
     text = {key: check.text(key, required=True) for key in _REQUIRED_TEXT}
     optional = {key: check.text(key, required=False) for key in _OPTIONAL_TEXT}
-    if "expected" not in data:
-        check.problems.append('missing key "expected" (null until a --snapshot-update records the numbers)')
+    # No "expected" block (or null): a new checkpoint's case, which fails until --snapshot-update records it.
     expected = check.metrics("expected") or {}
     published = check.metrics("published")
     tolerance = check.tolerance(expected)
     markers = check.markers()
     recall_k = check.recall_k()
+    settings = check.settings(text["task"])
     provenance = data.get("provenance")
     if provenance is not None and not isinstance(provenance, dict):
         check.problems.append(f'"provenance" must be an object or null, got {_kind(provenance)}')
@@ -287,7 +390,7 @@ def load_snapshot(path: str | Path) -> Case:
     model, dataset, language = text["model"], text["dataset"], text["language"]
     return Case(
         path=path,
-        id=optional["id"] or f"{model}-{marker_name(str(dataset))}-{language}",
+        id=optional["id"] or default_case_id(str(model), str(dataset), str(language), str(text["task"])),
         model_type=str(text["model_type"]),
         model=str(model),
         pretrained=str(text["pretrained"]),
@@ -306,8 +409,23 @@ def load_snapshot(path: str | Path) -> Case:
         command=optional["command"],
         source=optional["source"],
         provenance=provenance,
+        settings=settings,
         data=data,
     )
+
+
+def default_case_id(model: str, dataset: str, language: str, task: str) -> str:
+    """``<model>-<dataset>-<language>``; a linear-probe case adds ``-linear_probe`` so that it never takes the id
+    of the zero-shot case on the same dataset (the 54 paper ids stay as they are)."""
+    base = f"{model}-{marker_name(dataset)}-{language}"
+    return f"{base}-{task}" if task == PROBE_TASK else base
+
+
+def snapshot_file_name(dataset: str, language: str, task: str | None = None) -> str:
+    """``<dataset>__<language>.json`` for a dataset's own zero-shot task, ``<dataset>__<language>__<task>.json``
+    otherwise (a probe case lives beside the zero-shot case of the same dataset)."""
+    stem = f"{dataset.replace('/', '-')}__{language}"
+    return f"{stem}__{task}.json" if task == PROBE_TASK else f"{stem}.json"
 
 
 def _salvaged_markers(path: Path) -> tuple[str, ...]:
@@ -327,12 +445,24 @@ def scan_cases(expected_dir: str | Path) -> list[Case | InvalidCase]:
     if not root.is_dir():
         return []
     out: list[Case | InvalidCase] = []
+    seen: dict[str, Path] = {}
     for path in sorted(root.rglob("*.json")):
+        rel = path.relative_to(root).as_posix()
         try:
-            out.append(load_snapshot(path))
+            case = load_snapshot(path)
         except SnapshotError as e:
-            rel = path.relative_to(root).as_posix()
             out.append(InvalidCase(path, f"invalid-snapshot:{rel}", str(e), _salvaged_markers(path)))
+            continue
+        if case.id in seen:
+            # Two files with one id would run as one pytest id (pytest renames them) and one report row.
+            error = (
+                f'snapshot {path}: case id "{case.id}" is also the id of {seen[case.id]} (give one of them its own '
+                '"id", or delete it to drop the case)'
+            )
+            out.append(InvalidCase(path, f"invalid-snapshot:{rel}", error, case.markers))
+            continue
+        seen[case.id] = path
+        out.append(case)
     return out
 
 
@@ -361,13 +491,19 @@ class Comparison:
         for r in self.rows:
             lines.append(
                 f"{r['metric']:<28} {_fmt(r['expected']):>12} {_fmt(r['measured']):>12} {_fmt(r['diff']):>10} "
-                f"{r['tolerance']:>8.4f}  {'yes' if r['ok'] else 'NO'}"
+                f"{_tol(r):>8}  {'yes' if r['ok'] else 'NO'}"
             )
         return "\n".join(lines)
 
 
+def _tol(row: dict[str, Any]) -> str:
+    return "equal" if row.get("kind") == "setting" else f"{row['tolerance']:.4f}"
+
+
 def _fmt(v: Any) -> str:
-    return "null" if v is None else f"{v:.6f}" if isinstance(v, float) else str(v)
+    if v is None or isinstance(v, bool):
+        return json.dumps(v)
+    return f"{v:.6f}" if isinstance(v, float) else str(v)
 
 
 def compare_case(case: Case, measured: dict[str, Any], tolerance: float | None = None) -> Comparison:
@@ -376,6 +512,12 @@ def compare_case(case: Case, measured: dict[str, Any], tolerance: float | None =
     expected = case.expected
     for metric in list(expected) + [m for m in measured if m not in expected]:
         exp, got = expected.get(metric), measured.get(metric)
+        if is_setting(metric):
+            # a setting (epochs, fewshot_k, normalized, the chosen weight_decay) is equal or it is another run
+            same = metric in expected and isinstance(exp, bool) == isinstance(got, bool) and exp == got
+            result.rows.append({"metric": metric, "expected": exp, "measured": got, "diff": None, "tolerance": 0.0,
+                                "ok": same, "kind": "setting"})  # fmt: skip
+            continue
         tol = case.tolerance_for(metric, tolerance)
         if exp is None or got is None or (isinstance(got, float) and math.isnan(got)):
             ok, diff = (exp is None and (got is None or (isinstance(got, float) and math.isnan(got)))), None
@@ -385,7 +527,7 @@ def compare_case(case: Case, measured: dict[str, Any], tolerance: float | None =
             diff = got - exp
             ok = abs(diff) <= tol
         result.rows.append({"metric": metric, "expected": exp, "measured": got, "diff": diff, "tolerance": tol,
-                            "ok": ok})  # fmt: skip
+                            "ok": ok, "kind": "score"})  # fmt: skip
     return result
 
 
@@ -464,13 +606,22 @@ def write_report(path: str | Path, outcomes: list[dict[str, Any]]) -> None:
 def report_from_records(records: list[dict[str, Any]], expected_dir: str | Path) -> str:
     """The regression report rebuilt from result files: each record against the snapshot of its case.
 
-    A case is found by (model, dataset, language); records without a snapshot are listed as such.
+    A case is found by (model, dataset, language, task) and, among probe cases of one dataset, by the settings the
+    record holds (fewshot_k, epochs, ...); records without a snapshot are listed as such.
     """
-    cases = {(c.model, c.dataset, c.language): c for c in load_cases(expected_dir)}
+    cases: dict[tuple[Any, ...], list[Case]] = {}
+    for c in load_cases(expected_dir):
+        cases.setdefault((c.model, c.dataset, c.language, c.task), []).append(c)
     outcomes = []
     for r in records:
-        case = cases.get((r.get("model"), r.get("dataset"), r.get("language")))
-        case_id = case.id if case else f"{r.get('model')}-{marker_name(str(r.get('dataset')))}-{r.get('language')}"
+        metrics = r.get("metrics") or {}
+        key = (r.get("model"), r.get("dataset"), r.get("language"))
+        # a record without "task" (hand-made) matches the dataset's cases of any task
+        candidates = [c for k, group in cases.items() if k[:3] == key and r.get("task") in (None, k[3]) for c in group]
+        same = [c for c in candidates if all(v == metrics.get(k) for k, v in c.expected.items() if is_setting(k))]
+        case = (same or candidates or [None])[0]
+        model, dataset, language = str(r.get("model")), str(r.get("dataset")), str(r.get("language"))
+        case_id = case.id if case else default_case_id(model, dataset, language, str(r.get("task")))
         if case is None:
             outcomes.append({"id": case_id, "model": r.get("model"), "status": "no snapshot", "rows": []})
             continue
