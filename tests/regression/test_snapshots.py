@@ -7,32 +7,20 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
+from tests.snapshot_project import fake_case, run_project, start_project
 
-CASE_TEST = (Path(__file__).parents[2] / "benchmarks" / "test_regression_cases.py").read_text()
-CONFTEST = """
-pytest_plugins = ["zsbench.pytest_plugin"]
-from zsbench.testing import fake
-fake.register()
-"""
+pytest_plugins = ["pytester"]
 
 
 def _write_case(root: Path, weights: Path, expected: dict | None = None, **extra) -> Path:
-    case = {
-        "model_type": "fake",
-        "model": "fake_model",
-        "pretrained": str(weights),
-        "dataset": "fake_cls",
-        "dataset_root": "anywhere",
-        "language": "en",
-        "task": "zeroshot_classification",
+    defaults = {
         "markers": ["tiny", "classification"],
         "tolerance": 0.002,
         "published": None,
         "expected": expected or {"acc1": 0.0, "acc5": None, "mean_per_class_recall": 0.0},
         "provenance": None,
-        **extra,
     }
+    case = fake_case(weights, **{**defaults, **extra})
     path = root / "expected" / "fake_model" / "fake_cls__en.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(case))
@@ -41,17 +29,11 @@ def _write_case(root: Path, weights: Path, expected: dict | None = None, **extra
 
 @pytest.fixture
 def project(pytester):
-    pytester.makepyfile(test_cases=CASE_TEST)
-    pytester.makeconftest(CONFTEST)
-    weights = pytester.path / "weights.bin"
-    weights.write_bytes(b"fake")
-    return pytester, weights
+    return pytester, start_project(pytester)
 
 
 def _run(pytester, *args):
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--zs-expected-dir", "expected",
-                                        "--zs-num-workers", "0", "--zs-cache-dir", str(pytester.path / "cache"),
-                                        "--zs-report", "zsbench-report.md", *args)  # fmt: skip
+    return run_project(pytester, "--zs-report", "zsbench-report.md", *args)
 
 
 def test_update_then_rerun_passes_and_regression_fails(project):

@@ -14,19 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from tests.snapshot_project import fake_case, run_project, start_project
 
 pytest_plugins = ["pytester"]
 
-CASE_TEST = (REPO / "benchmarks" / "test_regression_cases.py").read_text()
-CONFTEST = 'pytest_plugins = ["zsbench.pytest_plugin"]\nfrom zsbench.testing import fake\nfake.register()\n'
 NEW = object()
 
 
 def _write(root: Path, weights: Path, name: str, expected=NEW, **extra) -> Path:
-    case = {"model_type": "fake", "model": "fake_model", "pretrained": str(weights), "dataset": "fake_cls",
-            "dataset_root": "anywhere", "language": "en", "task": "zeroshot_classification", "markers": ["tiny"],
-            "published": {"acc1": 0.5}, **extra}  # fmt: skip
+    case = fake_case(weights, **{"markers": ["tiny"], "published": {"acc1": 0.5}, **extra})
     if expected is not NEW:
         case["expected"] = expected
     path = root / "expected" / "fake_model" / name
@@ -37,17 +33,11 @@ def _write(root: Path, weights: Path, name: str, expected=NEW, **extra) -> Path:
 
 @pytest.fixture
 def project(pytester):
-    pytester.makepyfile(test_cases=CASE_TEST)
-    pytester.makeconftest(CONFTEST)
-    weights = pytester.path / "weights.bin"
-    weights.write_bytes(b"fake")
-    return pytester, weights
+    return pytester, start_project(pytester)
 
 
 def _run(pytester, *args):
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--zs-expected-dir", "expected",
-                                        "--zs-num-workers", "0", "--zs-cache-dir", str(pytester.path / "cache"),
-                                        *args)  # fmt: skip
+    return run_project(pytester, *args)
 
 
 def test_new_case_fails_until_snapshot_update_which_never_touches_published(project):

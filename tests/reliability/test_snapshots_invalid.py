@@ -13,31 +13,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.snapshot_project import CASE_TEST, CONFTEST, fake_case
+
 from .conftest import REPO, run_cli
 
 pytest_plugins = ["pytester"]
 
-CASE_TEST = (REPO / "benchmarks" / "test_regression_cases.py").read_text()
-CONFTEST = 'pytest_plugins = ["zsbench.pytest_plugin"]\nfrom zsbench.testing import fake\nfake.register()\n'
-
 
 def _case(weights: Path | str, **overrides) -> dict:
-    case = {
-        "model_type": "fake",
-        "model": "fake_model",
-        "pretrained": str(weights),
-        "dataset": "fake_cls",
-        "dataset_root": "anywhere",
-        "language": "en",
-        "task": "zeroshot_classification",
+    defaults = {
         "markers": ["tiny", "classification"],
         "tolerance": 0.002,
         "published": None,
         "expected": {"acc1": 0.5, "acc5": None, "mean_per_class_recall": 0.5},
         "provenance": None,
     }
-    case.update(overrides)
-    return case
+    return fake_case(weights, **{**defaults, **overrides})
 
 
 def _dump(case: dict) -> str:
@@ -174,7 +165,7 @@ def test_bad_markers_in_an_invalid_file_do_not_break_collection(pytester):
     pytester.makeconftest(CONFTEST)
     (pytester.path / "expected").mkdir()
     (pytester.path / "expected" / "x.json").write_text(_dump(_case("w", markers=["gpu", "mine"], tolerance=-1)))
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--zs-expected-dir", "expected",
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--zs-expected-dir", "expected",
                                           "--collect-only", "-q", "-m", "gpu and mine")  # fmt: skip
     assert "test_case[invalid-snapshot:x.json]" in result.stdout.str()
     assert result.ret == 0
@@ -184,7 +175,7 @@ def test_bad_markers_in_an_invalid_file_do_not_break_collection(pytester):
 def test_zs_tolerance_must_be_a_tolerance(pytester, value):
     """--zs-tolerance nan would fail every metric, inf pass every one: a usage error, not a silent change."""
     pytester.makepyfile(test_cases=CASE_TEST)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "zsbench.pytest_plugin",
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "zsbench.pytest_plugin",
                                           "--zs-expected-dir", "expected", "--zs-tolerance", value, "--collect-only")  # fmt: skip
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--zs-tolerance must be a finite number >= 0 and < 1" in result.stderr.str()
