@@ -96,7 +96,7 @@ def load_classifier(path: str | os.PathLike[str]) -> Any:
 def _load_error_reason(error: Exception) -> str:
     """The specific cause inside torch's multi-paragraph weights_only message, on one line.
 
-    Never torch's advice to retry with ``weights_only=False``: that would run whatever code the file carries.
+    Never torch's advice to retry with weights_only turned off: that would run whatever code the file carries.
     """
     text = str(error)
     marker = "WeightsUnpickler error:"
