@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import stat
 import tarfile
+from pathlib import Path
 
 import pytest
 
