@@ -464,6 +464,101 @@ def cmd_export_wds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _snapshot_parser(sub: Any) -> None:
+    """``zsbench snapshot new``: regression case files for a checkpoint without published numbers."""
+    s = sub.add_parser("snapshot", help="write regression case files (snapshots under expected/)")
+    actions = s.add_subparsers(dest="action", required=True)
+    p = actions.add_parser(
+        "new",
+        help="one case file per (dataset, language) of the plan, without numbers: it fails until "
+        "'pytest --snapshot-update' records them",
+    )
+    p.add_argument("--model_type", default="open_clip", help="open_clip, hf or internvl")
+    p.add_argument("--model", nargs="+", required=True)
+    p.add_argument("--pretrained", nargs="+", required=True, help="checkpoint paths or tags, crossed with --model")
+    p.add_argument("--dataset", nargs="+", required=True, help="names, collections or txt files, as for eval")
+    p.add_argument("--language", nargs="+", default=["en"])
+    p.add_argument("--task", default="auto", help="as for eval (auto: the dataset's own task)")
+    p.add_argument("--dataset_root", default=None, help="template as for eval; stored relative to --data_root")
+    p.add_argument("--expected_dir", default="expected", help="snapshot folder (default ./expected)")
+    p.add_argument("--name", default=None, help="folder under --expected_dir and case id prefix (default: the model)")
+    p.add_argument(
+        "--pretrained_dir",
+        default=os.environ.get("ZSBENCH_PRETRAINED_DIR", "pretrained"),
+        help="weights under this folder are stored relative to it, as --zs-pretrained-dir reads them "
+        "(default $ZSBENCH_PRETRAINED_DIR or ./pretrained)",
+    )
+    p.add_argument(
+        "--data_root",
+        default=os.environ.get("ZSBENCH_DATA_ROOT", "data"),
+        help="dataset roots under this folder are stored relative to it, as --zs-data-root reads them "
+        "(default $ZSBENCH_DATA_ROOT or ./data)",
+    )
+    p.add_argument("--force", action="store_true", help="replace existing case files")
+    p.set_defaults(func=cmd_snapshot_new)
+
+
+def cmd_snapshot_new(args: argparse.Namespace) -> int:
+    import shlex
+    from pathlib import Path
+
+    from zsbench.datasets.languages import canonical_language
+    from zsbench.engine import Engine, EvalConfig, build_plan, expand_datasets, expand_models
+    from zsbench.engine.snapshots import (
+        default_case_id,
+        new_case_data,
+        portable_pretrained,
+        relative_to_folder,
+        snapshot_file_name,
+        write_new_cases,
+    )
+
+    config = EvalConfig(
+        model_type=args.model_type,
+        models=expand_models(args.model, args.pretrained, []),
+        datasets=expand_datasets(args.dataset),
+        dataset_root=args.dataset_root,
+        languages=args.language,
+        task=args.task,
+        cache_dir="",
+        write_results=False,
+        verbose=False,
+        progress=False,
+    )
+    # eval's checks before any model loads (model type, datasets, tasks, languages): unknown names are one line
+    plan = build_plan(config)
+    Engine(config).validate(plan)
+    cases = []
+    for job in plan.jobs:
+        language = canonical_language(job.language)
+        name = args.name or job.model.model
+        root = None
+        if args.dataset_root is not None:
+            # the plugin joins a case's dataset_root to --zs-data-root
+            root = relative_to_folder(job.dataset_root, args.data_root) or str(Path(job.dataset_root).resolve())
+        command = ["zsbench", "eval", "--model_type", job.model.model_type, "--language", language, "--task", job.task,
+                   "--dataset", job.dataset, *(["--dataset_root", args.dataset_root] if args.dataset_root else []),
+                   "--model", job.model.model, "--pretrained", job.model.pretrained]  # fmt: skip
+        data = new_case_data(
+            case_id=default_case_id(name, job.dataset, language, job.task),
+            model_type=job.model.model_type,
+            model=job.model.model,
+            pretrained=portable_pretrained(job.model.pretrained, args.pretrained_dir),
+            dataset=job.dataset,
+            dataset_root=root,
+            language=language,
+            task=job.task,
+            recall_k=list(job.recall_k),
+            command=shlex.join(command),
+        )
+        path = Path(args.expected_dir) / name.replace("/", "-") / snapshot_file_name(job.dataset, language, job.task)
+        cases.append((path, data))
+    write_new_cases(cases, args.expected_dir, force=args.force)
+    for path, data in cases:
+        print(f"wrote {path} (case {data['id']}; fails until 'pytest --snapshot-update' records its numbers)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zsbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
@@ -502,6 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--max_count", "--max-count", type=int, default=10000)
     w.add_argument("--allow_incomplete", action="store_true", help="export a split smaller than the full one")
     w.set_defaults(func=cmd_export_wds)
+    _snapshot_parser(sub)
     add_compare_parser(sub)  # zsbench compare BASE NEW: its flags live beside the code that reads them
     return parser
 

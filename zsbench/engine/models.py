@@ -18,10 +18,15 @@ from zsbench.models.base import ZeroShotModel
 
 def build_model(ref: ModelRef, config: EvalConfig, device: str | None) -> ZeroShotModel:
     """Load ``ref`` with the run's precision, device and model options (and ``--compile``)."""
+    pretrained = ref.pretrained
+    if pretrained.startswith("builtin:"):  # the project's own weights (snapshot commands name them so)
+        from zsbench.engine.weights import resolve_weights
+
+        pretrained = str(resolve_weights(pretrained, "."))
     model = load_model(
         ref.model_type,
         ref.model,
-        ref.pretrained,
+        pretrained,
         device=device,
         precision=config.precision,
         cache_dir=config.model_cache_dir,

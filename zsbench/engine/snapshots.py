@@ -369,6 +369,11 @@ def load_snapshot(path: str | Path) -> Case:
         data = _parse(path)
     except SnapshotError as e:
         raise SnapshotError(f"snapshot {path}: {e} (fix the file, or delete it to drop the case)") from None
+    return _case_from_data(path, data)
+
+
+def _case_from_data(path: Path, data: dict[str, Any]) -> Case:
+    """``data`` (a snapshot's JSON object) validated into a :class:`Case`; raises :class:`SnapshotError`."""
     check = _Checker(data)
     check.unknown_keys()
     text = {key: check.text(key, required=True) for key in _REQUIRED_TEXT}
@@ -567,6 +572,118 @@ def update_snapshot(case: Case, measured: dict[str, Any], provenance: dict[str, 
     data["provenance"] = portable(provenance, _path_replacements(case))
     atomic_write_text(case.path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     return dataclasses.replace(case, expected=data["expected"], provenance=data["provenance"], data=data)
+
+
+# Model families whose cases share one marker (``-m internvl_c`` selects the classification and retrieval adapters).
+_FAMILY_PREFIXES = (("internvl_c_", "internvl_c"), ("internvl_g_", "internvl_g"), ("zsbench-tiny", "zsbench_tiny"))
+
+
+def family_marker(model: str) -> str:
+    """The model-family marker of the existing cases: ``internvl_c_retrieval`` -> ``internvl_c``."""
+    return next((family for prefix, family in _FAMILY_PREFIXES if model.startswith(prefix)), marker_name(model))
+
+
+def case_markers(model: str, pretrained: str, task: str, dataset: str) -> list[str]:
+    """``[tiny|gpu, family, task, dataset]`` as the existing cases: built-in weights run on CPU, any other
+    checkpoint is a heavy (``gpu``) case."""
+    weight = "tiny" if pretrained.startswith("builtin:") else "gpu"
+    kind = [PROBE_TASK, "probe"] if task == PROBE_TASK else [task.removeprefix("zeroshot_")]
+    return list(dict.fromkeys([weight, family_marker(model), *kind, marker_name(dataset)]))
+
+
+def relative_to_folder(value: str, folder: str | Path) -> str | None:
+    """``value`` as a POSIX path relative to ``folder`` when it lies under it, else None."""
+    try:
+        return Path(value).expanduser().resolve().relative_to(Path(folder).expanduser().resolve()).as_posix() or "."
+    except (ValueError, OSError):
+        return None
+
+
+def portable_pretrained(value: str, pretrained_dir: str | Path) -> str:
+    """A snapshot's ``pretrained`` for ``--pretrained value``: relative to the weights folder when it lies under it
+    (the file then works on any machine with ``--zs-pretrained-dir``); a ``builtin:`` name or a tag as given.
+
+    A path outside the folder is stored absolute: the plugin reads a relative value under the weights folder, so
+    a relative path as given would name another file there.
+    """
+    if value.startswith("builtin:"):
+        return value
+    inside = relative_to_folder(value, pretrained_dir)
+    if inside is not None:
+        return inside
+    path = Path(value).expanduser()
+    if path.is_absolute() or path.exists():
+        return str(path.resolve())
+    return value  # an open_clip tag (openai, laion2b_s34b_b79k, ...) or a name the loader resolves
+
+
+def new_case_data(
+    *,
+    case_id: str,
+    model_type: str,
+    model: str,
+    pretrained: str,
+    dataset: str,
+    dataset_root: str | None,
+    language: str,
+    task: str,
+    recall_k: list[int] | None,
+    command: str,
+) -> dict[str, Any]:
+    """The snapshot of a checkpoint without published numbers: ``expected`` null, so the case fails until
+    ``pytest --snapshot-update`` records what it measures. Key order as the existing files."""
+    data: dict[str, Any] = {
+        "id": case_id,
+        "command": command,
+        "source": "new case written by 'zsbench snapshot new' (no published numbers)",
+        "model_type": model_type,
+        "model": model,
+        "pretrained": pretrained,
+        "dataset": dataset,
+        "dataset_root": dataset_root,
+        "language": language,
+        "task": task,
+        "recall_k": recall_k if task == "zeroshot_retrieval" else None,
+        "markers": case_markers(model, pretrained, task, dataset),
+    }
+    if task == PROBE_TASK:
+        data["settings"] = {}  # the probe's defaults; a case with other settings is edited by hand
+    data.update({"tolerance": DEFAULT_TOLERANCE, "published": None, "expected": None, "provenance": None})
+    return data
+
+
+def write_new_cases(cases: list[tuple[Path, dict[str, Any]]], expected_dir: str | Path, force: bool = False) -> None:
+    """Validate every new case, then write each file atomically; nothing is written when one is refused.
+
+    Refused (one line): a case that is not valid, two cases for one file, an existing file (unless ``force``), and
+    a case id that another file under ``expected_dir`` already has (the plugin would run neither).
+    """
+    from zsbench.engine.atomic import describe_os_error
+    from zsbench.errors import OutputError
+
+    targets: dict[Path, str] = {}
+    for path, data in cases:
+        _case_from_data(path, data)  # the very checks the plugin makes when it reads the file
+        if path in targets:
+            raise SnapshotError(
+                f"two cases would be written to {path} ({targets[path]} and {data['id']}): give each checkpoint its "
+                "own --name (one --pretrained per run)"
+            )
+        targets[path] = data["id"]
+        if path.exists() and not force:
+            raise SnapshotError(f"{path} already exists; pass --force to replace it (its numbers would be lost)")
+    owners = {e.id: e.path for e in scan_cases(expected_dir) if isinstance(e, Case)}
+    for path, case_id in targets.items():
+        other = owners.get(case_id)
+        if other is not None and other.resolve() != path.resolve():
+            raise SnapshotError(f'case id "{case_id}" is already the id of {other}; pass --name to give the new cases '
+                                "other ids")  # fmt: skip
+    for path, data in cases:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        except OSError as e:
+            raise OutputError(f"cannot write snapshot {path}: {describe_os_error(e)}") from e
 
 
 def report_markdown(outcomes: list[dict[str, Any]]) -> str:
