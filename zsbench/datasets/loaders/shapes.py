@@ -15,7 +15,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,19 +216,12 @@ def ensure_classification_split(root: str | os.PathLike[str], split: str) -> Pat
     dest = base / split
     if dest.exists():
         return dest
-    tmp = Path(tempfile.mkdtemp(prefix=f".{split}.tmp-", dir=base))
-    try:
+
+    def write(tmp: Path) -> Path:
         _write_classification(tmp, CLASSIFICATION_SPLITS[split][1], split)
-        _normal_permissions(tmp)
-        try:
-            os.rename(tmp / split, dest)
-        except OSError:
-            if not dest.exists():  # not a lost race with another process: a real error
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+        return tmp / split
+
+    return _publish(dest, write)
 
 
 def _write_retrieval(dest: Path, n: int) -> None:
@@ -266,15 +259,30 @@ def ensure_generated(root: str | os.PathLike[str], name: str) -> Path:
         return dest
     root.mkdir(parents=True, exist_ok=True)
     writer, n = _WRITERS[name]
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=root))
-    try:
+
+    def write(tmp: Path) -> Path:
         writer(tmp, n)
         (tmp / "GENERATOR.json").write_text(
             json.dumps({"generator": __name__, "version": GENERATOR_VERSION, "images": n}) + "\n"
         )
+        return tmp
+
+    return _publish(dest, write)
+
+
+def _publish(dest: Path, write: Callable[[Path], Path]) -> Path:
+    """Generate into a temporary folder beside ``dest`` and rename it into place.
+
+    ``write(tmp)`` fills ``tmp`` and returns the folder to become ``dest`` (``tmp`` itself or a folder in it).
+    An interrupted or concurrent run never leaves a half-written folder that looks complete; a lost race with
+    another process that published ``dest`` first is no error.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        ready = write(tmp)
         _normal_permissions(tmp)
         try:
-            os.rename(tmp, dest)
+            os.rename(ready, dest)
         except OSError:
             if not dest.exists():  # not a lost race with another process: a real error
                 raise
