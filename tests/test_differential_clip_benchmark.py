@@ -29,13 +29,10 @@ cb_ret = pytest.importorskip("clip_benchmark.metrics.zeroshot_retrieval")
 import zsbench  # noqa: E402
 import zsbench.engine.runner as zs_runner  # noqa: E402  (the engine's one dataset-loading place)
 import zsbench.tasks.classification as zs_classification  # noqa: E402
-from zsbench.models.tiny import TINY_MODEL_NAME, WEIGHTS_FILE, register_open_clip_configs  # noqa: E402
+from zsbench.models.tiny import TINY_MODEL_NAME, register_open_clip_configs  # noqa: E402
 from zsbench.tasks.classification import clip_benchmark_accuracy  # noqa: E402
+from zsbench.testing.noisy_tiny import write_noisy_tiny  # noqa: E402
 
-# Noise on the image tower, relative to each tensor's spread: 0.15 puts acc1 near 0.5 on the 10 shapes (the clean
-# model scores 1.0, random weights 0.1) and image->text / text->image recall@1 near 0.3 / 0.15.
-NOISE = 0.15
-NOISE_SEED = 0
 N_VOC = 12
 TOL = 1e-6
 
@@ -43,19 +40,7 @@ TOL = 1e-6
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory) -> Path:
     """The embedded tiny CLIP, fp32, with deterministic Gaussian noise on the image tower's weight matrices."""
-    from safetensors.torch import load_file
-
-    generator = torch.Generator().manual_seed(NOISE_SEED)
-    state = {}
-    for key, value in load_file(str(WEIGHTS_FILE)).items():
-        if value.is_floating_point():
-            value = value.float()
-            if key.startswith("visual.") and value.ndim >= 2:
-                value = value + NOISE * value.std() * torch.randn(value.shape, generator=generator)
-        state[key] = value
-    path = tmp_path_factory.mktemp("weights") / "noisy_tiny.pt"
-    torch.save(state, path)
-    return path
+    return write_noisy_tiny(tmp_path_factory.mktemp("weights") / "noisy_tiny.pt")
 
 
 @pytest.fixture(scope="module")

@@ -115,6 +115,13 @@ def _eval_parser(sub: Any, command: str = "eval") -> None:
         "content (hash every file's bytes: slower, catches files replaced with their mtime restored)",
     )
     p.add_argument("--annotation_file", default="", help="override the caption file of coco/flickr")
+    p.add_argument(
+        "--caption_preprocess",
+        choices=("fork", "none"),
+        default="fork",
+        help="fork (default, the README numbers): the InternVL fork's lower-casing and punctuation stripping of "
+        "Flickr30k/COCO captions; none: captions as written, as upstream CLIP_benchmark",
+    )
     p.add_argument("--custom_classname_file", default=None)
     p.add_argument("--custom_template_file", default=None)
     p.add_argument("--cupl", action="store_true", help="templates are CuPL class -> prompts dicts")
@@ -312,6 +319,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
             options[key] = getattr(args, key)
     if args.cupl:
         options["cupl"] = True
+    if args.caption_preprocess != "fork":  # the loaders' default; every retrieval result records the mode used
+        options["caption_preprocess"] = args.caption_preprocess
     if args.allow_incomplete:
         options["allow_incomplete"] = True
     model_options = {"tokenizer": args.tokenizer} if args.tokenizer else {}

@@ -20,8 +20,8 @@ register_dataset(
         splits=("test", "val", "train"),
         languages=("en", "cn"),
         sizes={"test": 1000, "test/captions": 5000, "test@cn": 1000, "test@cn/captions": 5000},
-        layout="Images/<id>.jpg + flickr30k_test_karpathy.txt (en) / flickr30k_cn_test.txt (cn); "
-        "'image,caption' txt with a header line",
+        layout="Images/<id>.jpg (the fork's layout; upstream CLIP_benchmark's <id>.jpg directly in the root is read "
+        "too) + flickr30k_test_karpathy.txt (en) / flickr30k_cn_test.txt (cn); 'image,caption' txt with a header line",
         source="images: kaggle adityajn105/flickr30k (the 'Images' folder); captions: download=True; "
         "README root ./data/flickr30k",
         files=(
@@ -33,7 +33,7 @@ register_dataset(
                 ("cn",),
             ),
         ),
-        required=("Images", "flickr30k_test_karpathy.txt|flickr30k_cn_test.txt"),
+        required=("flickr30k_test_karpathy.txt|flickr30k_cn_test.txt",),
         license="Flickr terms of use (research); Flickr30K-CN annotations from the InternVL fork (MIT)",
     )
 )

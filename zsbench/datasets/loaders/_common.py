@@ -29,6 +29,7 @@ COMMON_OPTIONS = frozenset(
         "custom_template_file",
         "cupl",
         "annotation_file",
+        "caption_preprocess",
         "wds_cache_dir",
         "progress",
     }

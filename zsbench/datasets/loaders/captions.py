@@ -10,7 +10,10 @@
 * ``flickr8k`` (CLIP_benchmark main): images directly in ``root`` (or ``root/Images/``), captions in
   ``root/flickr8k_<split>_karpathy.txt`` (en) or ``root/flickr8k_<split>_zh.txt`` (cn), the same txt format; captions
   are not normalized (neither upstream nor the fork applies ``pre_caption`` to it).
-* flickr30k and mscoco_captions apply the fork's ``pre_caption`` to every caption in every language.
+* flickr30k and mscoco_captions apply the fork's ``pre_caption`` to every caption in every language
+  (``caption_preprocess="fork"``, the default, for the README numbers); ``caption_preprocess="none"`` keeps them as
+  written, as upstream CLIP_benchmark does. Flickr30k images are read from ``root/Images/`` (the fork's layout) or,
+  when that folder is absent, from ``root`` itself (upstream's); the result's ``dataset_info`` says which.
 * ``multilingual_mscoco_captions`` (XTD, the fork's version): ``root/multilingual_coco_images.txt`` (one COCO file
   name per line, e.g. ``COCO_val2014_000000000042.jpg``; resolved to ``train2014/`` or ``val2014/`` by the name, or
   used as is when it contains a ``/``) and ``root/raw_multilingual_coco_captions_<code>.txt`` (line ``i`` is the only
@@ -28,9 +31,12 @@ from typing import Any
 from zsbench.datasets.base import DatasetSpec, FileImageSet
 from zsbench.datasets.languages import require_language
 from zsbench.datasets.loaders import _common as c
-from zsbench.errors import DatasetNotFoundError
+from zsbench.errors import DatasetNotFoundError, ZsbenchError
 
 XTD_FILE_CODE = {"cn": "zh"}
+# --caption_preprocess: "fork" = what the InternVL fork does for the dataset (pre_caption on Flickr30k and COCO),
+# "none" = captions as written (upstream CLIP_benchmark); flickr8k and XTD are raw under both.
+CAPTION_PREPROCESS = ("fork", "none")
 
 
 def pre_caption(caption: str, max_words: int = 50) -> str:
@@ -60,6 +66,20 @@ def read_flickr_txt(path: Path) -> list[tuple[str, list[str]]]:
     return list(data.items())
 
 
+def caption_mode(spec: DatasetSpec, options: dict[str, Any]) -> str:
+    mode = options.get("caption_preprocess", "fork")
+    if mode not in CAPTION_PREPROCESS:
+        raise ZsbenchError(
+            f"dataset {spec.name!r}: --caption_preprocess {mode!r} is not one of {', '.join(CAPTION_PREPROCESS)} "
+            "(fork: the InternVL fork's lower-casing and punctuation stripping; none: captions as written, as upstream)"
+        )
+    return mode
+
+
+def preprocess_captions(captions: list[list[str]], mode: str) -> list[list[str]]:
+    return [[pre_caption(t) for t in caps] if mode == "fork" else list(caps) for caps in captions]
+
+
 def _start(spec: DatasetSpec, root: Path, split: str, language: str, options: dict[str, Any]) -> str:
     c.check_options(spec, options)
     c.check_split(spec, split)
@@ -70,13 +90,21 @@ def _start(spec: DatasetSpec, root: Path, split: str, language: str, options: di
 
 def load_flickr30k(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
     lang = _start(spec, root, split, language, options)
+    mode = caption_mode(spec, options)
     default = f"flickr30k_{split}_karpathy.txt" if lang == "en" else f"flickr30k_cn_{split}.txt"
     ann = Path(options.get("annotation_file") or root / default)
-    c.require_root(spec, root, "Images", ann)
+    c.require_root(spec, root, ann)
     items = read_flickr_txt(ann)
-    images = FileImageSet(root, [f"Images/{img}" for img, _ in items])
-    captions = [[pre_caption(t) for t in caps] for _, caps in items]
-    return c.retrieval(spec, root, split, lang, images, captions, options, info={"annotation_file": str(ann)})
+    # The fork moved the images to root/Images; upstream CLIP_benchmark reads them from the root itself.
+    prefix, layout = "Images/", "fork: root/Images"
+    if not (root / "Images").is_dir():
+        if items and not (root / items[0][0]).exists():
+            c.require_root(spec, root, "Images")  # neither layout: name the fork's folder, as the README does
+        prefix, layout = "", "upstream: images in the root"
+    images = FileImageSet(root, [prefix + img for img, _ in items])
+    captions = preprocess_captions([caps for _, caps in items], mode)
+    info = {"annotation_file": str(ann), "caption_preprocess": mode, "pre_caption": mode == "fork", "layout": layout}
+    return c.retrieval(spec, root, split, lang, images, captions, options, info=info)
 
 
 def load_flickr8k(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
@@ -95,7 +123,8 @@ def load_flickr8k(root: Path, *, split: str = "test", language: str = "en", spec
         prefix = "Images/"
     images = FileImageSet(root, [prefix + img for img, _ in items])
     captions = [list(caps) for _, caps in items]
-    return c.retrieval(spec, root, split, lang, images, captions, options, info={"annotation_file": str(ann)})
+    info = {"annotation_file": str(ann), "caption_preprocess": caption_mode(spec, options), "pre_caption": False}
+    return c.retrieval(spec, root, split, lang, images, captions, options, info=info)
 
 
 def read_coco_captions(ann: Path) -> list[tuple[str, list[str]]]:
@@ -121,8 +150,10 @@ def load_mscoco_captions(root: Path, *, split: str = "test", language: str = "en
     c.require_root(spec, root, ann)
     items = read_coco_captions(ann)
     images = FileImageSet(root, [prefix + name for name, _ in items])
-    captions = [[pre_caption(t) for t in caps] for _, caps in items]
-    return c.retrieval(spec, root, split, lang, images, captions, options, info={"annotation_file": str(ann)})
+    mode = caption_mode(spec, options)
+    captions = preprocess_captions([caps for _, caps in items], mode)
+    info = {"annotation_file": str(ann), "caption_preprocess": mode, "pre_caption": mode == "fork"}
+    return c.retrieval(spec, root, split, lang, images, captions, options, info=info)
 
 
 def xtd_image_path(name: str) -> str:
@@ -148,4 +179,5 @@ def load_multilingual_mscoco(
             f"{root / caps_file} has {len(caps)} captions for {len(names)} images in {names_file}"
         )
     images = FileImageSet(root, [xtd_image_path(n) for n in names])
-    return c.retrieval(spec, root, split, lang, images, [[t] for t in caps], options, info={"caption_file": caps_file})
+    info = {"caption_file": caps_file, "caption_preprocess": caption_mode(spec, options), "pre_caption": False}
+    return c.retrieval(spec, root, split, lang, images, [[t] for t in caps], options, info=info)
