@@ -26,12 +26,16 @@ def register_dataset(spec: DatasetSpec, aliases: tuple[str, ...] = ()) -> Datase
 
 
 def get_spec(name: str) -> DatasetSpec:
-    """The spec for ``name``; a ``wds/<name>`` name gets the webdataset spec."""
+    """The spec for ``name``; ``wds/<name>`` and ``tfds/<builder>`` names get the webdataset / TFDS spec."""
     _ensure_catalog()
     if name.startswith("wds/"):
         from zsbench.datasets.loaders.webdataset import wds_spec
 
         return wds_spec(name)
+    if name.startswith("tfds/"):
+        from zsbench.datasets.loaders.tfds import tfds_spec
+
+        return tfds_spec(name)
     return DATASETS.get(name)
 
 

@@ -293,7 +293,7 @@ _cls(
     6149,
     "flowers-102/{jpg/image_<id:05d>.jpg,imagelabels.mat,setid.mat} (torchvision Flowers102; test = setid tstid)",
     "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/ 102flowers.tgz (extract into root/flowers-102/) + "
-    "imagelabels.mat + setid.mat (CLIP_benchmark main's flowers; vtab/flowers is the TFDS version)",
+    "imagelabels.mat + setid.mat (CLIP_benchmark main's flowers; vtab/flowers is the TFDS version, catalog/vtab.py)",
     splits=("test", "val", "train"),
     sizes={"train": 1020, "val": 1020},
     required=("flowers-102/setid.mat", "flowers-102/imagelabels.mat", "flowers-102/jpg"),
@@ -344,26 +344,6 @@ _cls(
     multilabel=True,
     splits=("test", "train"),
     required=("VOCdevkit/VOC2007/ImageSets/Main/aeroplane_test.txt",),
-)
-_cls(
-    "vtab/flowers",
-    "zsbench.datasets.loaders.tfds:load_vtab_flowers",
-    6149,
-    "oxford_flowers102/<version>/{dataset_info.json,oxford_flowers102-test.tfrecord-*} (TFDS data_dir)",
-    "tensorflow_datasets 'oxford_flowers102' prepared into root (tfds build oxford_flowers102 --data_dir root); "
-    "README root ./data/",
-    prompt_key="flowers",
-    required=("oxford_flowers102",),
-)
-_cls(
-    "vtab/resisc45",
-    "zsbench.datasets.loaders.tfds:load_vtab_resisc45",
-    6300,
-    "resisc45/<version>/{dataset_info.json,resisc45-train.tfrecord-*} (TFDS data_dir; VTAB test = train[80%:])",
-    "NWPU-RESISC45.rar (OneDrive link in tfds resisc45 docs) into root/downloads/manual, then tfds build "
-    "resisc45 --data_dir root; README root ./data/",
-    prompt_key="resisc45",
-    required=("resisc45",),
 )
 _cls(
     "dummy",
