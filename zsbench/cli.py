@@ -426,10 +426,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     from zsbench.engine.checks import check_writable_file
     from zsbench.engine.results import collect, to_csv, to_markdown
 
+    if args.html:
+        from zsbench.engine.html_report import check_html_path, results_report
+
+        check_html_path(args.html)  # matplotlib and the path, before any file is read
     for path, flag in ((args.output, "--output"), (args.markdown, "--markdown"), (args.report, "--report")):
         if path:
             check_writable_file(path, flag)
     records = collect(args.files)
+    html = results_report(records, args.html, args.files) if args.html else None  # charts drawn before any write
     report = None
     if args.report:
         from zsbench.engine.snapshots import report_from_records
@@ -441,7 +446,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         _write_text(args.markdown, to_markdown(records), "--markdown")
     if report is not None:
         _write_text(args.report, report, "--report")
-    written = [p for p in (args.output, args.markdown, args.report) if p]
+    if html is not None:
+        html.write()
+    written = [p for p in (args.output, args.markdown, args.report, args.html) if p]
     print(f"wrote {len(records)} results to {', '.join(written)}")
     return 0
 
@@ -583,6 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the regression report (measured vs expected/ snapshots, pass/fail) here",
     )
     b.add_argument("--expected", default="expected", help="snapshot folder for --report")
+    b.add_argument("--html", default=None, help="also write an HTML report with charts here (needs matplotlib)")
     b.set_defaults(func=cmd_build)
     d = sub.add_parser("datasets", help="where each dataset is expected, whether it is there, how to get it")
     d.add_argument(

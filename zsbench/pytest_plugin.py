@@ -108,6 +108,16 @@ def pytest_configure(config: pytest.Config) -> None:
     # nan would fail every metric, inf (or >= 1) pass every one, a negative value fail all: none is a tolerance.
     if tolerance is not None and not (math.isfinite(tolerance) and 0 <= tolerance < 1):
         raise pytest.UsageError(f"--zs-tolerance must be a finite number >= 0 and < 1, got {tolerance}")
+    report = config.getoption("--zs-report")
+    report = config.getini("zs_report") if report is None else report
+    if str(report).lower().endswith((".html", ".htm")):  # an HTML report draws its charts with matplotlib
+        from zsbench.engine.html_report import require_matplotlib
+        from zsbench.errors import ZsbenchError
+
+        try:
+            require_matplotlib(f"--zs-report {report}")
+        except ZsbenchError as e:
+            raise pytest.UsageError(str(e)) from None
     for name, text in [
         ("gpu", "heavy case: needs a GPU, real weights and data (the paper reproductions)"),
         ("zs_case", "a zsbench regression case generated from expected/"),
@@ -315,6 +325,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if path is None:
         path = session.config.getini("zs_report")
     if not path or not _outcomes or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if str(path).lower().endswith((".html", ".htm")):  # the same report with a pass/fail grid, images beside it
+        from zsbench.engine.html_report import write_regression_html
+
+        write_regression_html(path, _outcomes)
         return
     write_report(path, _outcomes)
 

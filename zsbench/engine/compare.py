@@ -801,6 +801,7 @@ def add_compare_parser(sub: Any) -> argparse.ArgumentParser:
         "metric drops by more (all metrics here are higher-is-better)",
     )
     p.add_argument("--format", choices=FORMATS, default="text", help="text (aligned columns; default), markdown, json")
+    p.add_argument("--html", default=None, help="also write an HTML report with difference charts here (matplotlib)")
     p.set_defaults(func=cmd_compare)
     return p
 
@@ -808,6 +809,12 @@ def add_compare_parser(sub: Any) -> argparse.ArgumentParser:
 def cmd_compare(args: argparse.Namespace) -> int:
     """``zsbench compare``: print the comparison; 1 if a metric dropped beyond its limit, else 0."""
     thresholds = parse_thresholds(",".join(args.fail)) if args.fail else {}  # syntax first: before reading files
+    if args.html:
+        from zsbench.engine.html_report import check_html_path, compare_report
+
+        check_html_path(args.html)  # matplotlib and the path, before any file is read
     comparison = compare(args.base, args.new, thresholds)
+    if args.html:
+        compare_report(comparison, args.html).write()
     print(render(comparison, args.format))
     return comparison.exit_code
