@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.reliability.conftest import run_cli
+from tests.snapshot_project import fake_case, run_project, start_project  # imports torch before pytester runs
 
 pytest.importorskip("matplotlib", reason="the HTML reports need matplotlib (pip install matplotlib)")
 
@@ -292,8 +293,6 @@ def test_regression_html_has_a_pass_fail_grid_and_the_cases_tables(tmp_path):
 
 
 def test_the_plugin_writes_the_html_report_when_the_path_ends_in_html(pytester):
-    from tests.snapshot_project import fake_case, run_project, start_project
-
     weights = start_project(pytester)
     case = fake_case(weights, markers=["tiny"], tolerance=0.002, published=None, provenance=None,
                      expected={"acc1": 0.0, "acc5": None, "mean_per_class_recall": 0.0})  # fmt: skip
