@@ -136,7 +136,7 @@ def _differences(ours: dict, theirs: dict) -> list[str]:
 
 @pytest.mark.parametrize("name", ["mscoco_captions", "flickr30k"])
 def test_none_reproduces_upstream_and_fork_differs(name, coco_root, flickr_upstream_root, model_file, upstream,
-                                                   tmp_path):  # fmt: skip
+                                                   cache):  # fmt: skip
     root = coco_root if name == "mscoco_captions" else flickr_upstream_root
     theirs = upstream(name, root)
     for key in METRICS[:2]:  # a model that gets every caption right or wrong would hide a shifted caption
@@ -154,7 +154,7 @@ def test_none_reproduces_upstream_and_fork_differs(name, coco_root, flickr_upstr
     assert _differences(fork["metrics"], theirs), "pre_caption changed no metric: the replica does not test it"
 
 
-def test_flickr30k_both_layouts_same_numbers(flickr_upstream_root, flickr_fork_root, model_file, tmp_path):
+def test_flickr30k_both_layouts_same_numbers(flickr_upstream_root, flickr_fork_root, model_file, cache):
     up = _zsbench("flickr30k", flickr_upstream_root, model_file, cache, None)
     fork = _zsbench("flickr30k", flickr_fork_root, model_file, cache, None)
     assert up["metrics"] == fork["metrics"]
@@ -170,7 +170,7 @@ def test_fork_mode_applies_pre_caption(flickr_fork_root):
     assert fork.captions == [[pre_caption(t) for t in caps] for caps in raw.captions]
 
 
-def test_mutation_caption_order_is_caught(coco_root, model_file, upstream, tmp_path, monkeypatch):
+def test_mutation_caption_order_is_caught(coco_root, model_file, upstream, cache, monkeypatch):
     """Captions of one image given to the next: --caption_preprocess none no longer matches upstream."""
     from dataclasses import replace
 
