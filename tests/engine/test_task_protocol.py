@@ -140,7 +140,6 @@ def test_task_names_and_refusals_come_from_the_registry(toy):
     assert resolve_task("fake_cls", "auto") == "zeroshot_classification"
     assert TASKS.unsupported() == [
         "captioning",
-        "image_caption_selection",
         "zeroshot_retrieval_with_itm",
     ]
     with pytest.raises(ZsbenchError, match="'captioning' is not supported") as refused:

@@ -19,6 +19,7 @@ from zsbench.paths import file_sha256
 
 CLASSIFICATION = "zeroshot_classification"
 RETRIEVAL = "zeroshot_retrieval"
+CAPTION_SELECTION = "image_caption_selection"
 FINGERPRINT_MODES = ("stat", "content")
 
 
@@ -216,10 +217,25 @@ class RetrievalData:
     task = RETRIEVAL
 
 
-DatasetData = ClassificationData | RetrievalData
+@dataclass
+class CaptionSelectionData:
+    """Image-caption selection instances (SugarCrepe, Winoground): instance ``k`` has the images
+    ``image_ids[k]`` (indices into ``images``) and the captions ``captions[k]``; image ``i`` of an instance belongs
+    with its caption ``i``, and a caption (or image) beyond the shorter list is a negative (SugarCrepe: one image,
+    captions [positive, negative])."""
+
+    images: ImageSet
+    image_ids: list[tuple[int, ...]]
+    captions: list[tuple[str, ...]]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    task = CAPTION_SELECTION
 
 
-TASKS = (CLASSIFICATION, RETRIEVAL)
+DatasetData = ClassificationData | RetrievalData | CaptionSelectionData
+
+
+TASKS = (CLASSIFICATION, RETRIEVAL, CAPTION_SELECTION)
 _SHA256_HEX = frozenset("0123456789abcdef")
 
 

@@ -477,6 +477,9 @@ def describe_plan(
                     }
                 )
                 job_sets.append({"index": sets[key], "action": "encode", "n": image_set["n"]})
+            if data is not None and hasattr(data, "image_ids") and job_sets:
+                # CLIP_benchmark encodes every instance's images, an image shared by instances once per instance
+                job_sets[0]["upstream_n"] = sum(len(ids) for ids in data.image_ids)
             job_entry = {
                 "dataset": job.dataset,
                 "language": job.language,
@@ -518,7 +521,7 @@ def _model_totals(entry: dict[str, Any], gflops: float | None, rate: float | Non
     entry["texts"] = sum(j["texts"] or 0 for j in entry["jobs"])
     # What CLIP_benchmark does for the same jobs: every (model, dataset, language) run reloads the model and
     # re-encodes its images.
-    per_job = [s["n"] for j in entry["jobs"] for s in j["image_sets"]]
+    per_job = [s.get("upstream_n", s["n"]) for j in entry["jobs"] for s in j["image_sets"]]
     entry["clip_benchmark_image_encodes"] = sum(n for n in per_job if n is not None)
     entry["tflops"] = None if gflops is None else entry["images_to_encode"] * gflops / 1e3
     entry["clip_benchmark_tflops"] = None if gflops is None else entry["clip_benchmark_image_encodes"] * gflops / 1e3

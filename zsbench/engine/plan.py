@@ -40,6 +40,10 @@ DATASET_COLLECTIONS: dict[str, list[str]] = {
         "eurosat", "fer2013", "vtab/flowers", "food101", "gtsrb", "pets", "renderedsst2", "vtab/resisc45",
         "stl10", "voc2007",
     ],
+    "sugar_crepe": [
+        "sugar_crepe/add_att", "sugar_crepe/add_obj", "sugar_crepe/replace_att", "sugar_crepe/replace_obj",
+        "sugar_crepe/replace_rel", "sugar_crepe/swap_att", "sugar_crepe/swap_obj",
+    ],
 }  # fmt: skip
 MODEL_COLLECTIONS: dict[str, list[tuple[str, str]]] = {
     "openai": [("ViT-B-32", "openai"), ("ViT-B-16", "openai"), ("ViT-L-14", "openai"), ("ViT-L-14-336", "openai")],

@@ -32,6 +32,10 @@ METRIC_ORDER = (
     "lp_acc1",
     "lp_acc5",
     "lp_mean_per_class_recall",
+    # image_caption_selection, in CLIP_benchmark's key order
+    "image_acc",
+    "text_acc",
+    "acc",
 )
 
 
