@@ -144,7 +144,9 @@ def test_task_names_and_refusals_come_from_the_registry(toy):
     ]
     with pytest.raises(ZsbenchError, match="'captioning' is not supported") as refused:
         resolve_task("fake_cls", "captioning")
-    assert "zeroshot_classification, zeroshot_retrieval, linear_probe, toy_mean_cosine" in str(refused.value)
+    assert "zeroshot_classification, zeroshot_retrieval, linear_probe, image_caption_selection, toy_mean_cosine" in str(
+        refused.value
+    )
     with pytest.raises(ZsbenchError, match="unknown task 'toy_mean_cosin' \\(did you mean 'toy_mean_cosine'\\?\\)"):
         resolve_task("fake_cls", "toy_mean_cosin")
     # Registering a task under a refused name makes it supported; removing it refuses the name again.
