@@ -44,12 +44,14 @@ from zsbench.engine import (
     build_plan,
     compare_case,
     marker_name,
+    require_matplotlib,
     resolve_weights,
     scan_cases,
     update_snapshot,
+    write_regression_html,
     write_report,
 )
-from zsbench.errors import CheckpointError, DatasetNotFoundError
+from zsbench.errors import CheckpointError, DatasetNotFoundError, ZsbenchError
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -111,9 +113,6 @@ def pytest_configure(config: pytest.Config) -> None:
     report = config.getoption("--zs-report")
     report = config.getini("zs_report") if report is None else report
     if str(report).lower().endswith((".html", ".htm")):  # an HTML report draws its charts with matplotlib
-        from zsbench.engine.html_report import require_matplotlib
-        from zsbench.errors import ZsbenchError
-
         try:
             require_matplotlib(f"--zs-report {report}")
         except ZsbenchError as e:
@@ -327,8 +326,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not path or not _outcomes or os.environ.get("PYTEST_XDIST_WORKER"):
         return
     if str(path).lower().endswith((".html", ".htm")):  # the same report with a pass/fail grid, images beside it
-        from zsbench.engine.html_report import write_regression_html
-
         write_regression_html(path, _outcomes)
         return
     write_report(path, _outcomes)

@@ -11,6 +11,7 @@ spreads over processes is a strategy (``LocalStrategy``, ``ShardedStrategy``, ``
 from zsbench.engine.config import EvalConfig
 from zsbench.engine.distributed import LocalStrategy, ShardedStrategy, World, strategy_from_env, world_from_env
 from zsbench.engine.evaluate import evaluate
+from zsbench.engine.html_report import require_matplotlib, write_regression_html
 from zsbench.engine.models import ModelPool
 from zsbench.engine.plan import Job, ModelRef, Plan, build_plan, expand_datasets, expand_models, resolve_task
 from zsbench.engine.results import SCHEMA_VERSION, ResultRecord
@@ -47,6 +48,7 @@ __all__ = [
     "expand_datasets",
     "expand_models",
     "marker_name",
+    "require_matplotlib",
     "report_markdown",
     "resolve_task",
     "resolve_weights",
@@ -54,5 +56,6 @@ __all__ = [
     "strategy_from_env",
     "update_snapshot",
     "world_from_env",
+    "write_regression_html",
     "write_report",
 ]
