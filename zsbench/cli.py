@@ -512,6 +512,12 @@ def _snapshot_parser(sub: Any) -> None:
         "(default $ZSBENCH_DATA_ROOT or ./data)",
     )
     p.add_argument("--force", action="store_true", help="replace existing case files")
+    p.add_argument(
+        "--by_device",
+        action="store_true",
+        help='"expected" keyed by device and precision ({"default": null}): each --snapshot-update records the '
+        "run's own <device>/<precision> entry (e.g. cpu/fp32, cuda/bf16), compared only with runs like it",
+    )
     p.set_defaults(func=cmd_snapshot_new)
 
 
@@ -567,6 +573,7 @@ def cmd_snapshot_new(args: argparse.Namespace) -> int:
             task=job.task,
             recall_k=list(job.recall_k),
             command=shlex.join(command),
+            by_device=args.by_device,
         )
         path = Path(args.expected_dir) / name.replace("/", "-") / snapshot_file_name(job.dataset, language, job.task)
         cases.append((path, data))

@@ -12,7 +12,8 @@ its ``published`` block; ``--snapshot-update-new-only`` records only the cases w
 ``--snapshot-warn-unused`` lists the snapshot files that no collected case used (not checked under xdist).
 
 Each case attaches ``zsbench.<metric>.measured`` / ``.expected`` / ``.tolerance`` (``equal`` for a setting such as
-the probe's ``fewshot_k``) and ``zsbench.case`` / ``zsbench.verdict`` as JUnit XML properties (``--junitxml``), and
+the probe's ``fewshot_k``) and ``zsbench.case`` / ``zsbench.verdict`` / ``zsbench.expected_entry`` (the entry of
+an ``expected`` keyed by device and precision, e.g. ``cpu/fp32``; else ``default``) as JUnit XML properties, and
 the terminal summary prints the table of the cases that ran.
 
 A snapshot file that is not a valid case (bad JSON, a missing key, a negative tolerance, ...) becomes one case that
@@ -44,6 +45,7 @@ from zsbench.engine import (
     build_plan,
     compare_case,
     marker_name,
+    open_clip_tag_weights,
     require_matplotlib,
     resolve_weights,
     scan_cases,
@@ -197,11 +199,16 @@ def zs_engine(pytestconfig: pytest.Config) -> Engine:
 
 
 @pytest.fixture
-def zs_pretrained(zs_case: Case, pytestconfig: pytest.Config) -> Path:
-    """The case's checkpoint path; skips, naming the file and where to get it, when it is absent."""
+def zs_pretrained(zs_case: Case, pytestconfig: pytest.Config) -> Path | str:
+    """The case's checkpoint path, or an open_clip pretrained tag (its weights downloaded into the HF hub cache
+    first); skips, naming the file or the download and where to get it, when it is absent."""
     try:
-        path = resolve_weights(zs_case.pretrained, pytestconfig.getoption("--zs-pretrained-dir"))
-    except CheckpointError as e:  # a built-in checkpoint that cannot be built here (e.g. no tokenizer file)
+        path = resolve_weights(zs_case.pretrained, pytestconfig.getoption("--zs-pretrained-dir"),
+                               model_type=zs_case.model_type, model=zs_case.model)  # fmt: skip
+        if isinstance(path, str):  # an open_clip tag such as "openai": open_clip downloads it, not a file here
+            open_clip_tag_weights(zs_case.model, path)
+            return path
+    except CheckpointError as e:  # a built-in checkpoint that cannot be built here, a tag's failed download
         pytest.skip(str(e))
     if not path.exists():
         how = f"get them from {zs_case.pretrained_source}" if zs_case.pretrained_source else "see pretrained/README.md"
@@ -260,6 +267,7 @@ def _record_properties(node: pytest.Item, case: Case, rows: list[dict[str, Any]]
     props.append(("zsbench.case", case.id))
     props.append(("zsbench.snapshot", case.path.as_posix()))
     props.append(("zsbench.verdict", verdict))
+    props.append(("zsbench.expected_entry", case.entry))  # "default", or e.g. "cpu/fp32" of a keyed snapshot
     for r in rows:
         metric = r["metric"]
         props.append((f"zsbench.{metric}.measured", _property_value(r["measured"])))
@@ -278,6 +286,8 @@ def check_case(request: pytest.FixtureRequest, case: Case, record: dict[str, Any
     """
     config = request.config
     measured = record["metrics"]
+    run = record.get("zsbench", {})
+    case = case.for_run(run.get("device"), run.get("precision"))  # a keyed snapshot's entry for this device
     update_all = config.getoption("update_snapshots", default=False)
     # syrupy's flags (syrupy is a dependency): zsbench writes its snapshot files itself, see the module docstring
     update_new = config.getoption("update_new_snapshots_only", default=False)
@@ -292,16 +302,22 @@ def check_case(request: pytest.FixtureRequest, case: Case, record: dict[str, Any
     verdict = "NEW" if new else status or ("pass" if result.passed else "FAIL")
     _record_properties(request.node, case, result.rows, verdict)
     # user_properties travel to the xdist controller, which writes the report and the summary.
-    outcome = {"id": case.id, "model": case.model, "status": verdict, "rows": result.rows}
+    outcome = {"id": case.id, "model": case.model, "status": verdict, "rows": result.rows, "entry": case.entry}
     request.node.user_properties.append(("zsbench_outcome", outcome))
     if new:
         pytest.fail(
-            f"{case.id}: {case.path} has no expected numbers yet (a new checkpoint?); run with --snapshot-update "
+            f"{case.id}: {case.path} has no expected numbers{_for_entry(case)} yet (a new checkpoint?); run with "
+            "--snapshot-update "
             f"(or --snapshot-update-new-only) to record these:\n{result.table()}",
             pytrace=False,
         )
     if not result.passed:
-        pytest.fail(f"{case.id} differs from {case.path}:\n{result.table()}", pytrace=False)
+        pytest.fail(f"{case.id} differs from {case.path}{_for_entry(case)}:\n{result.table()}", pytrace=False)
+
+
+def _for_entry(case: Case) -> str:
+    # a keyed snapshot names the device/precision entry the run was compared with
+    return "" if case.expectations is None else f" for {case.entry}"
 
 
 _outcomes: list[dict[str, Any]] = []

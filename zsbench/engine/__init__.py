@@ -26,7 +26,7 @@ from zsbench.engine.snapshots import (
     update_snapshot,
     write_report,
 )
-from zsbench.engine.weights import resolve_weights
+from zsbench.engine.weights import open_clip_tag_weights, resolve_weights
 
 __all__ = [
     "Case",
@@ -49,6 +49,7 @@ __all__ = [
     "expand_models",
     "marker_name",
     "require_matplotlib",
+    "open_clip_tag_weights",
     "report_markdown",
     "resolve_task",
     "resolve_weights",

@@ -705,24 +705,26 @@ def cases_plan(
     """One plan for the snapshot cases under ``expected_dir``, each job built as the pytest plugin builds it.
 
     Returns the plan, the case of each job (in plan order) and one line per snapshot that is not a valid case.
-    ``published_only`` keeps the cases with published numbers (the README's). Weights are never built: a
+    ``published_only`` keeps the seed README's published cases (not those of another document, such as the
+    fine-tuned models' ``internvl_g/README.md``). Weights are never built: a
     ``builtin:`` value other than the packaged tiny model stays as written.
     """
-    from zsbench.engine.snapshots import InvalidCase, scan_cases
+    from zsbench.engine.snapshots import InvalidCase, from_seed_readme, scan_cases
     from zsbench.engine.weights import resolve_weights
 
     entries = scan_cases(expected_dir)
     if not entries:
         raise ZsbenchError(f"no snapshot files (*.json) under {expected_dir}; pass the folder of expected/ snapshots")
     invalid = [e.error for e in entries if isinstance(e, InvalidCase)]
-    cases = [e for e in entries if not isinstance(e, InvalidCase) and (e.published or not published_only)]
+    cases = [e for e in entries if not isinstance(e, InvalidCase) and (from_seed_readme(e) or not published_only)]
     plan = Plan()
     owners: list[Any] = []
     for case in cases:
         if case.pretrained.startswith("builtin:") and case.pretrained != "builtin:zsbench-tiny-shapes":
             pretrained = case.pretrained  # generated on first use; a plan does not build it
         else:
-            pretrained = str(resolve_weights(case.pretrained, pretrained_dir))
+            pretrained = str(resolve_weights(case.pretrained, pretrained_dir, model_type=case.model_type,
+                                             model=case.model))  # fmt: skip
         case_config = replace(
             config,
             model_type=case.model_type,

@@ -11,6 +11,14 @@ same dataset. Its ``settings`` object holds the probe's flags (``fewshot_k``, ``
 ``EvalConfig`` fields of the same names) and its ``expected`` block the probe's settings among the scores
 (``fewshot_k``, ``epochs``, ``normalized``, ...), which are compared for equality, never within the tolerance.
 
+``expected`` has two forms. Flat (``{"acc1": 0.83, ...}``): one set of numbers for every device and precision,
+the form of the published cases. Keyed by device kind and precision, as transformers' ``Expectations``:
+``{"default": {...}, "cpu/fp32": {...}, "cuda/bf16": {...}, "cuda": {...}}``, each entry an object of metrics or
+null (no numbers yet). A run compares with its exact ``<device>/<precision>`` entry, else its device's entry, else
+``default``; the entry used is recorded in the case's report row and JUnit properties. ``--snapshot-update`` writes
+a keyed file's ``<device>/<precision>`` entry only (a flat file stays flat), never ``published``. The form is told
+by the keys, so a flat file stays valid as it is (there is no separate case schema version to bump).
+
 Every file is validated into a :class:`Case` when it is read. A file that cannot be one (not JSON, not an
 object, a missing or misspelt key, a wrong type, a negative or non-finite tolerance, ...) becomes an
 :class:`InvalidCase` that names the file and what is wrong: the pytest plugin turns it into one failing case, so
@@ -33,6 +41,11 @@ from zsbench.engine.results import METRIC_SETTINGS
 from zsbench.errors import ZsbenchError
 
 DEFAULT_TOLERANCE = 0.002
+# Keys of a keyed "expected": "default", a device kind, or "<device kind>/<precision>" with the precision names a
+# result records (zsbench.models.base.resolve_precision: "amp" and "auto" resolve to one of these before a run).
+DEFAULT_ENTRY = "default"
+DEVICE_KINDS = ("cpu", "cuda", "mps")
+RUN_PRECISIONS = ("fp32", "fp16", "bf16", "amp_fp16", "amp_bf16")
 # Markers pytest itself acts on: a snapshot naming one would skip, xfail or re-parametrize its case behind the
 # reader's back.
 RESERVED_MARKERS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "xdist_group"})
@@ -108,6 +121,23 @@ def _setting(key: str, value: Any) -> tuple[bool, Any]:
     return isinstance(value, bool), value  # normalize
 
 
+def entry_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be a key of a keyed ``expected`` (None when it can)."""
+    device, _, precision = key.partition("/")
+    if key == DEFAULT_ENTRY or (device in DEVICE_KINDS and (not precision or precision in RUN_PRECISIONS)):
+        return None
+    return (
+        f'"expected" key "{key}" is not "{DEFAULT_ENTRY}", a device kind ({", ".join(DEVICE_KINDS)}) or '
+        f'"<device>/<precision>" with precision one of {", ".join(RUN_PRECISIONS)} (e.g. "cuda/bf16")'
+    )
+
+
+def run_entry(device: str | None, precision: str | None) -> str:
+    """The exact entry key of a run, from its result's ``device`` ("cuda:1" -> "cuda") and ``precision``."""
+    kind = str(device or "cpu").split(":", 1)[0]
+    return f"{kind}/{precision}" if precision else kind
+
+
 def is_setting(metric: str) -> bool:
     """A value among a result's metrics that is a setting (the probe's weight_decay, epochs, ...): compared for
     equality, never within a tolerance."""
@@ -142,6 +172,24 @@ class Case:
     settings: dict[str, Any] = field(default_factory=dict)
     # The file's JSON as read, kept only so that a snapshot update rewrites the file with its own key order.
     data: dict[str, Any] = field(default_factory=dict, repr=False)
+    # A keyed "expected": entry key -> metrics (None: no numbers yet); None for a flat file. ``expected`` is then the
+    # entry in use: "default" as read, the run's own after :meth:`for_run`.
+    expectations: dict[str, dict[str, Any] | None] | None = None
+    entry: str = DEFAULT_ENTRY  # the key of the entry ``expected`` holds
+    run_key: str | None = None  # the run's exact "<device>/<precision>" (set by for_run): where an update writes
+
+    def for_run(self, device: str | None, precision: str | None) -> Case:
+        """The case as a run on ``device`` in ``precision`` sees it: ``expected`` is the exact
+        ``<device>/<precision>`` entry, else the device's, else ``default`` (empty when none has numbers, so the
+        case is new for this run). A flat file has one entry, ``default``, for every run."""
+        exact = run_entry(device, precision)
+        if self.expectations is None:
+            return dataclasses.replace(self, run_key=exact)
+        for key in (exact, exact.split("/", 1)[0], DEFAULT_ENTRY):
+            numbers = self.expectations.get(key)
+            if numbers:
+                return dataclasses.replace(self, expected=dict(numbers), entry=key, run_key=exact)
+        return dataclasses.replace(self, expected={}, entry=exact, run_key=exact)
 
     @property
     def is_new(self) -> bool:
@@ -169,6 +217,16 @@ class Case:
         if isinstance(tol, dict):
             return float(tol.get(metric, tol.get("default", DEFAULT_TOLERANCE)))
         return float(tol)
+
+
+# scripts/expected_from_readme.py writes this source for the seed README's 54 results (and its --check compares
+# exactly those with the README); cases of other documents (the fine-tuned models' internvl_g/README.md) name theirs.
+SEED_README_SOURCE = "InternVL clip_benchmark README: "
+
+
+def from_seed_readme(case: Case) -> bool:
+    """A published result of InternVL's clip_benchmark README (what ``zsbench plan --readme`` plans)."""
+    return case.published is not None and (case.source or "").startswith(SEED_README_SOURCE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,6 +278,14 @@ def _valid_tolerance(value: Any) -> bool:
     return _is_number(value) and math.isfinite(value) and 0 <= value < 1
 
 
+def _is_keyed(expected: dict[str, Any]) -> bool:
+    # An entry is an object (metrics are numbers, null or a probe's boolean), and no metric is named "default",
+    # a device kind or "<x>/<y>": such a key, or any object value, makes the whole block keyed.
+    return any(isinstance(v, dict) for v in expected.values()) or any(
+        k == DEFAULT_ENTRY or k in DEVICE_KINDS or "/" in k for k in expected
+    )
+
+
 class _Checker:
     """Collects every problem of one snapshot, so one run of the suite shows all that is wrong with the file."""
 
@@ -247,12 +313,35 @@ class _Checker:
         if not isinstance(value, dict):
             self.problems.append(f'"{key}" must be an object of metric -> number or null, got {_kind(value)}')
             return None
+        return self._metric_values(f'"{key}"', value)
+
+    def expectations(self) -> tuple[dict[str, Any], dict[str, dict[str, Any] | None] | None]:
+        """(the default numbers, the keyed entries or None for a flat ``expected``)."""
+        value = self.data.get("expected")
+        if not isinstance(value, dict) or not _is_keyed(value):
+            return self.metrics("expected") or {}, None
+        entries: dict[str, dict[str, Any] | None] = {}
+        for key, numbers in value.items():
+            problem = entry_key_problem(key)
+            if problem is not None:
+                if not isinstance(numbers, dict):  # a metric among entries: the two forms mixed
+                    problem += f'; a keyed "expected" holds only entries (put flat metrics under "{DEFAULT_ENTRY}")'
+                self.problems.append(problem)
+                continue
+            if numbers is not None and not isinstance(numbers, dict):
+                self.problems.append(f'"expected"."{key}" must be an object of metric -> number or null, got '
+                                     f"{_kind(numbers)}")  # fmt: skip
+                continue
+            entries[key] = None if numbers is None else self._metric_values(f'"expected"."{key}"', numbers)
+        return dict(entries.get(DEFAULT_ENTRY) or {}), entries
+
+    def _metric_values(self, where: str, value: dict[str, Any]) -> dict[str, Any]:
         for metric, number in value.items():
             if is_setting(metric) and isinstance(number, bool):
                 continue  # the probe's "normalized": true
             if number is not None and not (_is_number(number) and math.isfinite(number)):
                 what = repr(number) if _is_number(number) else _kind(number)
-                self.problems.append(f'"{key}"."{metric}" must be a finite number or null, got {what}')
+                self.problems.append(f'{where}."{metric}" must be a finite number or null, got {what}')
         return dict(value)
 
     def settings(self, task: str | None) -> dict[str, Any]:
@@ -379,9 +468,10 @@ def _case_from_data(path: Path, data: dict[str, Any]) -> Case:
     text = {key: check.text(key, required=True) for key in _REQUIRED_TEXT}
     optional = {key: check.text(key, required=False) for key in _OPTIONAL_TEXT}
     # No "expected" block (or null): a new checkpoint's case, which fails until --snapshot-update records it.
-    expected = check.metrics("expected") or {}
+    expected, expectations = check.expectations()
     published = check.metrics("published")
-    tolerance = check.tolerance(expected)
+    every_metric = {m: None for numbers in (expectations or {}).values() for m in numbers or {}}
+    tolerance = check.tolerance(every_metric or expected)
     markers = check.markers()
     recall_k = check.recall_k()
     settings = check.settings(text["task"])
@@ -416,6 +506,7 @@ def _case_from_data(path: Path, data: dict[str, Any]) -> Case:
         provenance=provenance,
         settings=settings,
         data=data,
+        expectations=expectations,
     )
 
 
@@ -565,13 +656,27 @@ def _path_replacements(case: Case) -> dict[str, str]:
 
 
 def update_snapshot(case: Case, measured: dict[str, Any], provenance: dict[str, Any]) -> Case:
-    """Rewrite ``expected`` (never ``published``) and ``provenance``, atomically, without machine paths; returns the
-    case as the file now holds it."""
+    """Rewrite the numbers (never ``published``) and ``provenance``, atomically, without machine paths; returns the
+    case as the file now holds it.
+
+    A flat ``expected`` is replaced; a keyed one gets (or replaces) only the run's ``<device>/<precision>`` entry
+    (``case.run_key``, from :meth:`Case.for_run`; the result's device and precision otherwise), so a CPU update never
+    touches the GPU numbers and a fallback entry is never overwritten by one device's measurement.
+    """
     data = dict(case.data)
-    data["expected"] = dict(measured)
+    numbers = dict(measured)
+    expectations = case.expectations
+    key = case.entry
+    if expectations is None:
+        data["expected"] = numbers
+    else:
+        key = case.run_key or run_entry(provenance.get("device"), provenance.get("precision"))
+        expectations = {**expectations, key: numbers}
+        data["expected"] = {**data["expected"], key: numbers}
     data["provenance"] = portable(provenance, _path_replacements(case))
     atomic_write_text(case.path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-    return dataclasses.replace(case, expected=data["expected"], provenance=data["provenance"], data=data)
+    return dataclasses.replace(case, expected=numbers, provenance=data["provenance"], data=data,
+                               expectations=expectations, entry=key)  # fmt: skip
 
 
 # Model families whose cases share one marker (``-m internvl_c`` selects the classification and retrieval adapters).
@@ -629,9 +734,15 @@ def new_case_data(
     task: str,
     recall_k: list[int] | None,
     command: str,
+    by_device: bool = False,
 ) -> dict[str, Any]:
     """The snapshot of a checkpoint without published numbers: ``expected`` null, so the case fails until
-    ``pytest --snapshot-update`` records what it measures. Key order as the existing files."""
+    ``pytest --snapshot-update`` records what it measures. Key order as the existing files.
+
+    ``by_device``: ``expected`` keyed by device and precision with no numbers yet (``{"default": null}``); each
+    update then writes the run's own ``<device>/<precision>`` entry. The key cannot be written here: the precision
+    (``auto``) is resolved only when the model loads, by device, model type and GPU.
+    """
     data: dict[str, Any] = {
         "id": case_id,
         "command": command,
@@ -648,7 +759,8 @@ def new_case_data(
     }
     if task == PROBE_TASK:
         data["settings"] = {}  # the probe's defaults; a case with other settings is edited by hand
-    data.update({"tolerance": DEFAULT_TOLERANCE, "published": None, "expected": None, "provenance": None})
+    expected = {DEFAULT_ENTRY: None} if by_device else None
+    data.update({"tolerance": DEFAULT_TOLERANCE, "published": None, "expected": expected, "provenance": None})
     return data
 
 
@@ -701,10 +813,12 @@ def report_markdown(outcomes: list[dict[str, Any]]) -> str:
         ]
         for o in items:
             rows = o.get("rows") or [{"metric": "", "expected": None, "measured": None, "diff": None}]
+            # the expected numbers' entry when the case is keyed by device and precision, e.g. "pass [cpu/fp32]"
+            status = f"{o['status']} [{o['entry']}]" if o.get("entry") not in (None, DEFAULT_ENTRY) else o["status"]
             for i, r in enumerate(rows):
                 first = i == 0
                 lines.append(
-                    f"| {o['id'] if first else ''} | {o['status'] if first else ''} | {r['metric']} | "
+                    f"| {o['id'] if first else ''} | {status if first else ''} | {r['metric']} | "
                     f"{_fmt(r['expected'])} | {_fmt(r['measured'])} | {_fmt(r['diff'])} |"
                 )
             if o.get("reason"):
@@ -735,7 +849,13 @@ def report_from_records(records: list[dict[str, Any]], expected_dir: str | Path)
         key = (r.get("model"), r.get("dataset"), r.get("language"))
         # a record without "task" (hand-made) matches the dataset's cases of any task
         candidates = [c for k, group in cases.items() if k[:3] == key and r.get("task") in (None, k[3]) for c in group]
+        run = r.get("zsbench") or {}
+        candidates = [c.for_run(run.get("device"), run.get("precision")) for c in candidates]
         same = [c for c in candidates if all(v == metrics.get(k) for k, v in c.expected.items() if is_setting(k))]
+        # Cases of one (model, dataset, language, task) on other weights (a fine-tuned checkpoint beside the
+        # zero-shot one): the case whose weights have the record's folder or file name first.
+        weights = Path(str(r.get("pretrained") or "")).name.lower()
+        same.sort(key=lambda c: (Path(c.pretrained).name.lower() != weights, not from_seed_readme(c)))
         case = (same or candidates or [None])[0]
         model, dataset, language = str(r.get("model")), str(r.get("dataset")), str(r.get("language"))
         case_id = case.id if case else default_case_id(model, dataset, language, str(r.get("task")))
@@ -744,5 +864,5 @@ def report_from_records(records: list[dict[str, Any]], expected_dir: str | Path)
             continue
         result = compare_case(case, r.get("metrics") or {})
         outcomes.append({"id": case_id, "model": case.model, "status": "pass" if result.passed else "FAIL",
-                         "rows": result.rows})  # fmt: skip
+                         "rows": result.rows, "entry": case.entry})  # fmt: skip
     return report_markdown(outcomes)

@@ -141,13 +141,18 @@ def from_hf_config(cfg: dict[str, Any], *, source: str = "config.json") -> Inter
     if kv_heads is not None and kv_heads != txt.get("num_attention_heads", kv_heads):
         unsupported.append("qllama_config.num_key_value_heads != num_attention_heads (no grouped-query attention)")
     force = cfg.get("force_image_size")
-    if force is not None and force != vis.get("image_size", VisionConfig.image_size):
-        unsupported.append(f"force_image_size={force} (position-embedding interpolation is not implemented)")
+    if force is not None and not (isinstance(force, int) and not isinstance(force, bool) and force > 0):
+        unsupported.append(f"force_image_size={force!r} (a positive integer or null)")
     if cfg.get("use_backbone_lora") or cfg.get("use_qllama_lora"):
         unsupported.append("use_backbone_lora/use_qllama_lora (LoRA weights are not supported)")
     if unsupported:
         raise CheckpointError(f"{source}: unsupported InternVL settings: {'; '.join(unsupported)}")
     vision = VisionConfig(**_pick(vis, _VISION_FIELDS))
+    if force:
+        # The retrieval fine-tunes (InternVL-14B-*-FT-364px) keep vision_config.image_size 224 and set
+        # force_image_size 364: the reference resizes the position embedding to that grid before loading the
+        # checkpoint, which stores it resized (677 positions), and transforms images to that size.
+        vision = replace(vision, image_size=force)
     text = TextConfig(**_pick(txt, _TEXT_FIELDS))
     top = {}
     for name in ("clip_embed_dim", "attn_pool_num_heads", "num_query_token"):
