@@ -26,7 +26,7 @@ def test_every_registered_dataset_is_one_spec_type():
     assert {type(get_spec(n)) for n in names} == {DatasetSpec}
     flickr = get_spec("flickr30k")
     assert {f.name for f in flickr.files} == {"flickr30k_test_karpathy.txt", "flickr30k_cn_test.txt"}
-    assert flickr.required == ("Images", "flickr30k_test_karpathy.txt|flickr30k_cn_test.txt")
+    assert flickr.required == ("flickr30k_test_karpathy.txt|flickr30k_cn_test.txt",)  # images: root/Images or root
     assert get_spec("wds/flickr30k").files == () and get_spec("wds/flickr30k").required == ()
     assert get_spec("shapes").required == ("shapes/test",)
 
