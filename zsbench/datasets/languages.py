@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from zsbench.datasets.language_codes import FLORES_200, ISO_639
 from zsbench.errors import UnknownNameError, ZsbenchError
 
 LANGUAGES: dict[str, str] = {
@@ -28,6 +29,12 @@ LANGUAGES: dict[str, str] = {
 }
 
 ALIASES: dict[str, str] = {"zh": "cn", "zh-cn": "cn", "zh_cn": "cn", "ja": "jp"}
+CORE_LANGUAGES = tuple(LANGUAGES)
+# The multilingual datasets' own codes (Babel-ImageNet, Crossmodal-3600: ISO 639; xtd200, flickr30k-200: FLORES-200
+# such as 'deu_Latn'), canonical as those datasets write them and matched case-insensitively.
+LANGUAGES.update({c: n for c, n in ISO_639.items() if c not in ALIASES and c not in LANGUAGES})
+LANGUAGES.update({c: f"FLORES-200 {c}" for c in FLORES_200})
+_BY_LOWER = {c.lower(): c for c in LANGUAGES}
 
 
 class LanguageNotAvailableError(ZsbenchError):
@@ -37,11 +44,14 @@ class LanguageNotAvailableError(ZsbenchError):
 def canonical_language(code: str) -> str:
     """The canonical code for ``code`` (``zh`` -> ``cn``, ``ja`` -> ``jp``); unknown codes raise one line."""
     key = str(code).strip().lower()
-    key = ALIASES.get(key, key)
-    if key not in LANGUAGES:
-        known = ", ".join(LANGUAGES)
+    key = _BY_LOWER.get(ALIASES.get(key, key))
+    if key is None:
+        known = ", ".join(CORE_LANGUAGES)
         aliases = ", ".join(f"{a}={c}" for a, c in ALIASES.items() if "_" not in a and "-" not in a)
-        raise UnknownNameError(f"unknown language {code!r}; valid choices: {known} (aliases: {aliases})")
+        raise UnknownNameError(
+            f"unknown language {code!r}; valid choices: {known} (aliases: {aliases}), or a multilingual dataset's "
+            "own ISO 639 or FLORES-200 code (de, sw, deu_Latn, ...; 'zsbench datasets' lists each dataset's)"
+        )
     return key
 
 

@@ -15,7 +15,9 @@ class _TransformedImages:
 
     def __init__(self, images: ImageSet, transform: Any, skip_corrupt: bool, indices: Sequence[int] | None = None):
         self.images = images
-        self.transform = transform
+        # A dataset may act inside the model's transform (imagenet-w: a watermark after the centre crop).
+        wrap = getattr(images, "wrap_transform", None)
+        self.transform = wrap(transform) if wrap is not None else transform
         self.skip_corrupt = skip_corrupt
         self.indices = list(range(len(images))) if indices is None else list(indices)
 

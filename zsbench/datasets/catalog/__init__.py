@@ -1,3 +1,11 @@
 """All dataset specs. Each module registers the specs of one family; specs are data (no torch imports)."""
 
-from zsbench.datasets.catalog import caption_selection, classification, retrieval, shapes, vtab  # noqa: F401
+from zsbench.datasets.catalog import (  # noqa: F401
+    caption_selection,
+    classification,
+    classification_more,
+    multilingual,
+    retrieval,
+    shapes,
+    vtab,
+)

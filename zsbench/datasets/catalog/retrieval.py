@@ -97,12 +97,15 @@ register_dataset(
         task=RETRIEVAL,
         loader="zsbench.datasets.loaders.captions:load_multilingual_mscoco",
         splits=("test",),
-        languages=_XTD_LANGS,
+        # de: CLIP_benchmark main has it (MIC/test_1kcaptions_de.txt), the fork does not; no digest, so no RemoteFile.
+        languages=(*_XTD_LANGS, "de"),
         sizes={"test": 1000, "test/captions": 1000},
         layout="multilingual_coco_images.txt (1000 COCO file names) + raw_multilingual_coco_captions_<code>.txt "
-        "(one caption per line, code: en es fr zh it ko ru jp pl tr) + {train2014,val2014}/*.jpg",
-        source="XTD10 (adobe-research/Cross-lingual-Test-Dataset-XTD10; download=True fetches the txt files) and "
-        "COCO train2014 + val2014 images; README root ./data/mscoco_captions",
+        "(one caption per line, code: en es fr zh it ko ru jp pl tr de) + {train2014,val2014}/*.jpg (the fork's); "
+        "or CLIP_benchmark main's multilingual_mscoco_captions-<code>.json + multilingual_mscoco/images/",
+        source="XTD10 (adobe-research/Cross-lingual-Test-Dataset-XTD10; download=True fetches the txt files, except "
+        "de: save MIC/test_1kcaptions_de.txt as raw_multilingual_coco_captions_de.txt) and COCO train2014 + val2014 "
+        "images; README root ./data/mscoco_captions",
         files=(
             RemoteFile("multilingual_coco_images.txt", f"{_XTD}/XTD10/test_image_names.txt"),
             *(

@@ -18,6 +18,8 @@
   name per line, e.g. ``COCO_val2014_000000000042.jpg``; resolved to ``train2014/`` or ``val2014/`` by the name, or
   used as is when it contains a ``/``) and ``root/raw_multilingual_coco_captions_<code>.txt`` (line ``i`` is the only
   caption of image ``i``; code = the language, ``zh`` for Chinese as XTD10 names it). Not normalized, as in the fork.
+  ``de`` (CLIP_benchmark main has it, the fork not) reads ``raw_multilingual_coco_captions_de.txt``. Without the
+  fork's files, CLIP_benchmark main's ``multilingual_mscoco_captions-<code>.json`` (``loaders/multilingual.py``) is read.
 """
 
 from __future__ import annotations
@@ -171,6 +173,12 @@ def load_multilingual_mscoco(
     lang = _start(spec, root, split, language, options)
     code = XTD_FILE_CODE.get(lang, lang)
     names_file, caps_file = "multilingual_coco_images.txt", f"raw_multilingual_coco_captions_{code}.txt"
+    fork_layout = (root / names_file).exists() and (root / caps_file).exists()
+    if not fork_layout and (root / f"multilingual_mscoco_captions-{code}.json").exists():
+        # CLIP_benchmark main's layout (its annotation JSON); the fork's files win where both exist.
+        from zsbench.datasets.loaders.multilingual import load_upstream_multilingual_mscoco
+
+        return load_upstream_multilingual_mscoco(spec, root, split, language, options)
     c.require_root(spec, root, names_file, caps_file)
     names = [x.strip() for x in (root / names_file).read_text(encoding="utf-8").splitlines() if x.strip()]
     caps = [x.strip() for x in (root / caps_file).read_text(encoding="utf-8").splitlines() if x.strip()]

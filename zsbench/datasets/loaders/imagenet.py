@@ -69,46 +69,39 @@ def _parse_devkit(path: Path) -> list[str]:
     return [idx_to_wnid[int(i)] for i in truth]
 
 
-def load_imagenet1k(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
-    """ImageNet-1k validation set (CLIP_benchmark's ``test``), from ``val/<wnid>/`` or the devkit + val tar.
+def val_samples(spec: DatasetSpec, root: Path, options: dict[str, Any]) -> tuple[Any, list[int], dict[str, Any]]:
+    """ImageNet-1k validation images, labels (sorted-wnid index) and info, from ``val/<wnid>/`` or devkit + tar.
 
     Sample order equals torchvision ``ImageNet(split='val')``: sorted wnid, then file name.
     """
-    c.check_options(spec, options)
-    c.check_split(spec, split)
     wnids = wnid_lists()["imagenet1k"]
     if (root / "val").is_dir():
         rel, labels, info = _wnid_samples(spec, root, root / "val", wnids)
-        images: Any = FileImageSet(root, rel)
-        source = "val/"
-    else:
-        info = {}
-        c.require_root(spec, root, DEVKIT, VAL_TAR)
-        val_wnids = _parse_devkit(root / DEVKIT)
-        with tarfile.open(root / VAL_TAR) as tar:
-            members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
-        if len(members) != len(val_wnids) and not options.get("allow_incomplete"):
-            raise DatasetNotFoundError(
-                f"dataset 'imagenet1k': {VAL_TAR} has {len(members)} images but the devkit lists "
-                f"{len(val_wnids)}; {c.obtain_hint(spec)}"
-            )
-        # Ground truth line i belongs to the i-th validation image by name; only the images present are used.
-        by_name = dict(zip((f"ILSVRC2012_val_{i + 1:08d}.JPEG" for i in range(len(val_wnids))), val_wnids))
-        index = {w: i for i, w in enumerate(wnids)}
-        rows = sorted((by_name[Path(m.name).name], Path(m.name).name, m) for m in members)
-        images = c.ArchiveImageSet(root, [(VAL_TAR, m.offset_data, m.size, name) for _, name, m in rows])
-        labels = [index[w] for w, _, _ in rows]
-        source = VAL_TAR
+        return FileImageSet(root, rel), labels, {"source": "val/", **info}
+    c.require_root(spec, root, DEVKIT, VAL_TAR)
+    val_wnids = _parse_devkit(root / DEVKIT)
+    with tarfile.open(root / VAL_TAR) as tar:
+        members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
+    if len(members) != len(val_wnids) and not options.get("allow_incomplete"):
+        raise DatasetNotFoundError(
+            f"dataset {spec.name!r}: {VAL_TAR} has {len(members)} images but the devkit lists "
+            f"{len(val_wnids)}; {c.obtain_hint(spec)}"
+        )
+    # Ground truth line i belongs to the i-th validation image by name; only the images present are used.
+    by_name = dict(zip((f"ILSVRC2012_val_{i + 1:08d}.JPEG" for i in range(len(val_wnids))), val_wnids))
+    index = {w: i for i, w in enumerate(wnids)}
+    rows = sorted((by_name[Path(m.name).name], Path(m.name).name, m) for m in members)
+    images = c.ArchiveImageSet(root, [(VAL_TAR, m.offset_data, m.size, name) for _, name, m in rows])
+    return images, [index[w] for w, _, _ in rows], {"source": VAL_TAR}
+
+
+def load_imagenet1k(root: Path, *, split: str = "test", language: str = "en", spec: DatasetSpec, **options: Any):
+    """ImageNet-1k validation set (CLIP_benchmark's ``test``), from ``val/<wnid>/`` or the devkit + val tar."""
+    c.check_options(spec, options)
+    c.check_split(spec, split)
+    images, labels, info = val_samples(spec, root, options)
     return c.classification(
-        spec,
-        root,
-        split,
-        language,
-        images,
-        labels,
-        options,
-        classnames_key="imagenet1k",
-        info={"source": source, **info},
+        spec, root, split, language, images, labels, options, classnames_key="imagenet1k", info=info
     )
 
 
