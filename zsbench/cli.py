@@ -455,9 +455,33 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from zsbench.datasets.status import dataset_status, format_status_table
+    import json
 
-    print(format_status_table(dataset_status(args.dataset_root)))
+    from zsbench.datasets.status import dataset_status, fetch_public_files, format_status_table
+    from zsbench.engine.plan import DATASET_COLLECTIONS
+
+    def rows() -> list[dict[str, Any]]:
+        return dataset_status(args.dataset_root, collections=DATASET_COLLECTIONS, collection=args.collection,
+                              names=args.dataset or None)  # fmt: skip
+
+    table = rows()  # bad --collection/--dataset/--dataset_root: one line before any download
+    fetched: list[dict[str, Any]] = []
+    if args.download:
+        for result in fetch_public_files(table):
+            fetched.append(result)
+            if args.format == "text":
+                print(f"{result['status']:8} {result['dataset']}: {result['path']} ({result['detail']})", flush=True)
+        table = rows()
+    if args.format == "json":
+        doc: dict[str, Any] = {"datasets": table, "present": sum(r["status"] == "present" for r in table)}
+        if args.download:
+            doc["downloads"] = fetched
+        print(json.dumps(doc, indent=2))
+    else:
+        print(format_status_table(table))
+    failed = [r for r in fetched if r["status"] == "failed"]
+    if failed:
+        raise ZsbenchError(f"{len(failed)} of {len(fetched)} files could not be fetched; first: {failed[0]['detail']}")
     return 0
 
 
@@ -606,6 +630,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="template with {dataset}/{dataset_cleaned}; default: CLIP_benchmark's 'root', zsbench's data cache for "
         "the built-in shapes datasets (where eval puts them)",
+    )
+    d.add_argument("--collection", default=None, help="only this collection (e.g. vtab, retrieval) or 'other'")
+    d.add_argument("--dataset", action="append", default=[], help="only this dataset (repeatable)")
+    d.add_argument("--format", choices=["text", "json"], default="text")
+    d.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch the listed datasets' public catalog files (annotations) that are missing, each checked by its "
+        "sha256 (or the announced length where the catalog has none; neither: refused)",
     )
     d.set_defaults(func=cmd_datasets)
     m = sub.add_parser("models", help="list model types")

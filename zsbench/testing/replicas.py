@@ -54,26 +54,36 @@ def _cifar_array(labels: list[int]):
     return data.reshape(len(labels), 3072)
 
 
-def write_cifar10(root: Path, n: int) -> dict[str, Any]:
-    """``cifar-10-batches-py/{test_batch,batches.meta}`` (python pickles)."""
+def write_cifar10(root: Path, n: int, n_train: int = 0) -> dict[str, Any]:
+    """``cifar-10-batches-py/{test_batch,batches.meta}`` (python pickles); with ``n_train`` also
+    ``data_batch_1..5`` of ``n_train`` images each (torchvision's CIFAR10 wants all six batches, whichever split)."""
     names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     labels = _labels(n, 10)
     d = Path(root) / "cifar-10-batches-py"
     d.mkdir(parents=True, exist_ok=True)
     with open(d / "test_batch", "wb") as f:
         pickle.dump({"batch_label": "testing batch 1 of 1", "labels": labels, "data": _cifar_array(labels)}, f)
+    for b in range(1, 6) if n_train else ():
+        train = _labels(n_train + b, 10)[b:]  # each batch its own labels
+        with open(d / f"data_batch_{b}", "wb") as f:
+            pickle.dump({"batch_label": f"training batch {b} of 5", "labels": train, "data": _cifar_array(train)}, f)
     with open(d / "batches.meta", "wb") as f:
         pickle.dump({"label_names": names, "num_cases_per_batch": n, "num_vis": 3072}, f)
     return {"labels": labels, "classnames": names}
 
 
-def write_cifar100(root: Path, n: int) -> dict[str, Any]:
+def write_cifar100(root: Path, n: int, n_train: int = 0) -> dict[str, Any]:
+    """``cifar-100-python/{test,meta}``; with ``n_train`` also ``train`` (torchvision's CIFAR100 wants both)."""
     names = [f"class{i:02d}" for i in range(100)]
     labels = _labels(n, 100)
     d = Path(root) / "cifar-100-python"
     d.mkdir(parents=True, exist_ok=True)
     with open(d / "test", "wb") as f:
         pickle.dump({"fine_labels": labels, "coarse_labels": [0] * n, "data": _cifar_array(labels)}, f)
+    if n_train:
+        train = _labels(n_train + 1, 100)[1:]
+        with open(d / "train", "wb") as f:
+            pickle.dump({"fine_labels": train, "coarse_labels": [0] * n_train, "data": _cifar_array(train)}, f)
     with open(d / "meta", "wb") as f:
         pickle.dump({"fine_label_names": names, "coarse_label_names": ["c"] * 20}, f)
     return {"labels": labels, "classnames": names}
@@ -83,17 +93,25 @@ def _idx(array: Any) -> bytes:
     return struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
 
 
-def write_mnist(root: Path, n: int, gz: bool = False) -> dict[str, Any]:
-    """``MNIST/raw/t10k-{images-idx3,labels-idx1}-ubyte[.gz]``."""
+def write_mnist(root: Path, n: int, gz: bool = False, n_train: int = 0) -> dict[str, Any]:
+    """``MNIST/raw/t10k-{images-idx3,labels-idx1}-ubyte[.gz]``; with ``n_train`` also the ``train-*`` pair
+    (torchvision's MNIST wants all four files, uncompressed, whichever split it reads)."""
     import numpy as np
 
     labels = np.array(_labels(n, 10), dtype=np.uint8)
     images = np.zeros((n, 28, 28), dtype=np.uint8)
     for i in range(n):
         images[i, 0, 0] = i
+        images[i, 3, 1] = 255 - i  # off-diagonal: a transposed reader differs
     d = Path(root) / "MNIST" / "raw"
     d.mkdir(parents=True, exist_ok=True)
-    for stem, arr in (("t10k-images-idx3-ubyte", images), ("t10k-labels-idx1-ubyte", labels)):
+    files = [("t10k-images-idx3-ubyte", images), ("t10k-labels-idx1-ubyte", labels)]
+    if n_train:
+        files += [
+            ("train-images-idx3-ubyte", np.full((n_train, 28, 28), 9, dtype=np.uint8)),
+            ("train-labels-idx1-ubyte", np.array(_labels(n_train, 10), dtype=np.uint8)),
+        ]
+    for stem, arr in files:
         raw = _idx(arr)
         if gz:
             (d / f"{stem}.gz").write_bytes(gzip.compress(raw))
@@ -102,8 +120,9 @@ def write_mnist(root: Path, n: int, gz: bool = False) -> dict[str, Any]:
     return {"labels": labels.tolist()}
 
 
-def write_stl10(root: Path, n: int) -> dict[str, Any]:
-    """``stl10_binary/{test_X.bin,test_y.bin,class_names.txt}`` (column-major images, 1-based labels)."""
+def write_stl10(root: Path, n: int, n_train: int = 0) -> dict[str, Any]:
+    """``stl10_binary/{test_X.bin,test_y.bin,class_names.txt}`` (column-major images, 1-based labels); with
+    ``n_train`` also ``train_X.bin``, ``train_y.bin`` and ``unlabeled_X.bin`` (torchvision's STL10 wants all five)."""
     import numpy as np
 
     names = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
@@ -116,6 +135,11 @@ def write_stl10(root: Path, n: int) -> dict[str, Any]:
     (d / "test_X.bin").write_bytes(hwc.transpose(0, 3, 2, 1).tobytes())
     (d / "test_y.bin").write_bytes(bytes(lab + 1 for lab in labels))
     (d / "class_names.txt").write_text("\n".join(names) + "\n")
+    if n_train:
+        blank = np.zeros((n_train, 3, 96, 96), dtype=np.uint8).tobytes()
+        (d / "train_X.bin").write_bytes(blank)
+        (d / "train_y.bin").write_bytes(bytes(lab + 1 for lab in _labels(n_train, 10)))
+        (d / "unlabeled_X.bin").write_bytes(blank)
     return {"labels": labels, "classnames": names}
 
 
@@ -266,27 +290,36 @@ def write_cars(root: Path) -> dict[str, Any]:
     return {"labels": [2, 0], "classnames": list(classes)}
 
 
-def write_dtd(root: Path) -> dict[str, Any]:
-    """Two of DTD's 47 classes; labels index the complete class list (banded = 0, zigzagged = 46)."""
+def write_dtd(root: Path, all_classes: bool = False) -> dict[str, Any]:
+    """Two of DTD's 47 classes; labels index the complete class list (banded = 0, zigzagged = 46).
+
+    ``all_classes``: one more image of every class, as the real ``test1.txt`` names all 47 (torchvision's ``DTD``
+    takes its classes from the names in the list, so only a complete list gives it the 47).
+    """
     from zsbench.datasets import get_spec
 
     d = Path(root) / "dtd/dtd"
     rows = ["zigzagged/z_1.jpg", "banded/b_1.jpg", "banded/b_2.jpg"]
+    if all_classes:
+        rows += [f"{cls}/{cls}_0009.jpg" for cls in get_spec("dtd").class_folders]
     (d / "labels").mkdir(parents=True, exist_ok=True)
     (d / "labels/test1.txt").write_text("\n".join(rows) + "\n")
     for i, r in enumerate(rows):
         save_image(d / "images" / r, i)
-    return {"labels": [46, 0, 0], "classnames": list(get_spec("dtd").class_folders)}
+    classes = list(get_spec("dtd").class_folders)
+    return {"labels": [classes.index(r.split("/")[0]) for r in rows], "classnames": classes}
 
 
 def write_food101(root: Path) -> dict[str, Any]:
+    """``food-101/{meta/test.json,images/<class>/<id>.jpg}``. The keys are not sorted (the real file starts with
+    ``churros``): samples come in the file's key order, labels index the sorted class list (torchvision ``Food101``)."""
     d = Path(root) / "food-101"
     meta = {"baby_back_ribs": ["baby_back_ribs/2"], "apple_pie": ["apple_pie/1", "apple_pie/3"]}
     (d / "meta").mkdir(parents=True, exist_ok=True)
     (d / "meta/test.json").write_text(json.dumps(meta))
     for i, p in enumerate(sum(meta.values(), [])):
         save_image(d / "images" / f"{p}.jpg", i)
-    return {"labels": [0, 0, 1], "classnames": ["apple pie", "baby back ribs"]}
+    return {"labels": [1, 0, 0], "classnames": ["apple pie", "baby back ribs"]}
 
 
 def write_gtsrb(root: Path) -> dict[str, Any]:
@@ -399,13 +432,14 @@ def write_tfds(
 
 
 # --- captions ------------------------------------------------------------------------------------------------------------
-def write_flickr30k(root: Path, n_images: int, language: str = "en") -> dict[str, Any]:
-    """``Images/*.jpg`` + ``flickr30k_test_karpathy.txt`` (or ``flickr30k_cn_test.txt``), 5 captions per image."""
+def write_flickr30k(root: Path, n_images: int, language: str = "en", images_dir: str = "Images") -> dict[str, Any]:
+    """``Images/*.jpg`` (the fork's layout; ``images_dir=""``: upstream's, images in the root) +
+    ``flickr30k_test_karpathy.txt`` (or ``flickr30k_cn_test.txt``), 5 captions per image."""
     root = Path(root)
     names = [f"{1000092795 + i * 7}.jpg" for i in range(n_images)]
     raw, expected = [], []
     for i, name in enumerate(names):
-        save_image(root / "Images" / name, i)
+        save_image(root / images_dir / name, i)
         caps = [f"Image {i}: A  dog (brown), runs #{j}." for j in range(5)]
         if language == "cn":
             caps = [f"图{i}，一只狗在跑。第{j}句" for j in range(5)]
@@ -420,7 +454,8 @@ def write_flickr30k(root: Path, n_images: int, language: str = "en") -> dict[str
     (root / fname).write_text("\n".join(lines) + "\n", encoding="utf-8")
     for caps in raw:
         expected.append(caps)
-    return {"images": [f"Images/{n}" for n in names], "raw_captions": expected}
+    prefix = f"{images_dir}/" if images_dir else ""
+    return {"images": [prefix + n for n in names], "raw_captions": expected}
 
 
 def write_coco_karpathy(root: Path, n_images: int) -> dict[str, Any]:

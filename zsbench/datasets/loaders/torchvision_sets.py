@@ -212,7 +212,9 @@ def load_caltech101(root: Path, *, split: str = "test", language: str = "en", sp
     for idx, cat in enumerate(categories):
         if cat in info.get("absent_classes", ()):
             continue
-        n = len(os.listdir(root / base / cat))
+        # Count the *.jpg files as CLIP_benchmark's Caltech101 does (glob): a stray file (Thumbs.db, .DS_Store)
+        # must not add an image_<n>.jpg that does not exist.
+        n = sum(1 for f in os.listdir(root / base / cat) if f.endswith(".jpg") and not f.startswith("."))
         rel += [f"{base}/{cat}/image_{i:04d}.jpg" for i in range(1, n + 1)]
         labels += [idx] * n
     return c.classification(
@@ -346,10 +348,12 @@ def load_food101(root: Path, *, split: str = "test", language: str = "en", spec:
     with open(root / base / "meta" / f"{split}.json") as f:
         metadata = json.load(f)
     classes = sorted(metadata)
+    index = {cls: i for i, cls in enumerate(classes)}
     rel, labels = [], []
-    for idx, cls in enumerate(classes):
-        rel += [f"{base}/images/{p}.jpg" for p in metadata[cls]]
-        labels += [idx] * len(metadata[cls])
+    # Samples in the file's key order (the real test.json is not sorted), labels by sorted class: as torchvision.
+    for cls, paths in metadata.items():
+        rel += [f"{base}/images/{p}.jpg" for p in paths]
+        labels += [index[cls]] * len(paths)
     names = [cl.replace("_", " ") for cl in classes]
     return c.classification(
         spec, root, split, language, FileImageSet(root, rel), labels, options, dataset_classnames=names
