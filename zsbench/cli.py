@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from zsbench.engine.compare import add_compare_parser
+from zsbench.engine.hub_download import add_download_parser
 from zsbench.errors import ZsbenchError
 
 log = logging.getLogger("zsbench")
@@ -149,7 +150,17 @@ def _eval_parser(sub: Any, command: str = "eval") -> None:
     )
     p.add_argument("--quiet", dest="verbose", action="store_false")
     p.add_argument("--no_progress", dest="progress", action="store_false")
-    p.add_argument("--wds_cache_dir", default=None)
+    p.add_argument(
+        "--wds_cache_dir",
+        default=None,
+        help="where wds/ shards from the HF hub are kept (default: <zsbench cache>/wds); local shards are read in place",
+    )
+    p.add_argument(
+        "--revision",
+        default=None,
+        help="wds/ on the HF hub: the branch, tag or commit to read (default: the URL's, else main; the commit read "
+        "is recorded in the result)",
+    )
     probe = p.add_argument_group(
         "linear probe (--task linear_probe)",
         "CLIP_benchmark's flags and defaults; the split flags take one value for all datasets or one per dataset",
@@ -315,7 +326,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     else:
         models = config.models
     options: dict[str, Any] = {}
-    for key in ("custom_classname_file", "custom_template_file", "annotation_file", "wds_cache_dir"):
+    for key in ("custom_classname_file", "custom_template_file", "annotation_file", "wds_cache_dir", "revision"):
         if getattr(args, key):
             options[key] = getattr(args, key)
     if args.cupl:
@@ -657,6 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=cmd_export_wds)
     _snapshot_parser(sub)
     add_compare_parser(sub)  # zsbench compare BASE NEW: its flags live beside the code that reads them
+    add_download_parser(sub)  # zsbench download: pre-fetch webdatasets from the HF hub
     return parser
 
 

@@ -16,6 +16,7 @@ from zsbench.datasets.base import (
     RetrievalData,
 )
 from zsbench.datasets.roots import resolve_dataset_root
+from zsbench.errors import ZsbenchError
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
@@ -52,7 +53,18 @@ def load_dataset(
 
     spec = get_spec(name)
     loader = resolve_lazy(spec.loader)
-    return loader(Path(root), split=split, language=language, spec=spec, **options)
+    revision = options.pop("revision", None)
+    hub = None
+    if isinstance(root, str) and "://" in root:  # a URL (Path would fold its '//'): wds/ on the HF hub, fetched
+        from zsbench.datasets.hub import localize_root
+
+        root, hub = localize_root(spec, root, split, {**options, "revision": revision})
+    elif revision:
+        raise ZsbenchError(f"--revision {revision!r} applies to a --dataset_root URL on the HF hub, not to {root}")
+    data = loader(Path(root), split=split, language=language, spec=spec, **options)
+    if hub is not None:
+        data.info["hub"] = hub  # the commit read and every file's sha256: the result says exactly what was read
+    return data
 
 
 _catalog_loaded = False

@@ -11,7 +11,8 @@ undecoded (an :class:`~zsbench.datasets.base.ImageSet`) plus labels or captions.
 * ``download=False``: fetch the annotation files listed in the spec (``spec.files``) that are missing;
 * ``custom_classname_file`` / ``custom_template_file`` / ``cupl``: see :mod:`zsbench.datasets.prompts`;
 * ``annotation_file``: caption file override (flickr30k, mscoco_captions), as CLIP_benchmark's flag;
-* ``wds_cache_dir``: accepted for CLI compatibility; local shards are read in place.
+* ``wds_cache_dir``: where ``wds/`` shards from the HF hub are kept (:mod:`zsbench.datasets.hub`); local shards
+  are read in place.
 
 Nothing is skipped silently: a missing or undecodable file is an error naming it (the engine's
 ``--skip_corrupt`` is the only place that skips images, and it records what it skipped).

@@ -61,8 +61,8 @@ def wds_spec(name: str) -> DatasetSpec:
         languages=("en",),
         layout="<split>/nshards.txt + <split>/{0..n-1}.tar + classnames.txt + zeroshot_classification_templates.txt "
         "[+ dataset_type.txt]",
-        source=f"https://huggingface.co/datasets/clip-benchmark/wds_{short.replace('/', '-')} (download the repository "
-        "folder; zsbench reads local shards only)",
+        source=f"https://huggingface.co/datasets/clip-benchmark/wds_{short.replace('/', '-')} (pass the URL as "
+        "--dataset_root: the shards are fetched into the cache at one commit and checked; or a local folder)",
         prompt_key=name,
     )
 
