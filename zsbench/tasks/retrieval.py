@@ -129,7 +129,9 @@ class ZeroShotRetrieval(Task):
         info: dict[str, Any] = {"n_captions": len(captions), "text_cache": texts.cache}
         info["captions_sha256"] = hashlib.sha256("\0".join(captions).encode()).hexdigest()
         # --caption_preprocess (fork or none) changes the captions, so compare shows it beside the metrics
-        info["caption_preprocess"] = data.info.get("caption_preprocess")
+        mode = getattr(data, "info", {}).get("caption_preprocess")
+        if mode is not None:
+            info["caption_preprocess"] = mode
         metrics = evaluate_retrieval(
             images[EVAL_IMAGES].embeddings,
             texts.embeddings,
