@@ -63,8 +63,8 @@ def _eval_parser(sub: Any, command: str = "eval") -> None:
     p.add_argument(
         "--task",
         default="auto",
-        help="zeroshot_classification, zeroshot_retrieval, linear_probe, image_caption_selection or auto (the "
-        "dataset's own task)",
+        help="zeroshot_classification, zeroshot_retrieval, linear_probe, image_caption_selection, captioning "
+        "(open_clip CoCa on a captions dataset; never chosen by auto) or auto (the dataset's own task)",
     )
     p.add_argument("--language", type=str, nargs="+", default=["en"], help="languages; zh = cn, ja = jp")
     p.add_argument("--batch_size", type=int, default=64)

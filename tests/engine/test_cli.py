@@ -29,7 +29,7 @@ def _eval(tmp_path, *extra):
         (["--model_type", "nope"], "unknown model type 'nope'"),
         (["--dataset", "imagenet1kk"], "unknown dataset 'imagenet1kk' (did you mean 'imagenet1k'?)"),
         (["--task", "zeroshot_clasification"], "unknown task 'zeroshot_clasification'"),
-        (["--task", "captioning"], "not supported by zsbench"),
+        (["--task", "zeroshot_retrieval_with_itm"], "not supported by zsbench"),
         (["--language", "xx"], "unknown language 'xx'"),
     ],
 )

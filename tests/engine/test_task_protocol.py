@@ -138,32 +138,30 @@ def test_settings_reach_the_task_per_job_without_touching_the_config(toy, tmp_pa
 def test_task_names_and_refusals_come_from_the_registry(toy):
     assert resolve_task("fake_cls", toy.name) == toy.name
     assert resolve_task("fake_cls", "auto") == "zeroshot_classification"
-    assert TASKS.unsupported() == [
-        "captioning",
-        "zeroshot_retrieval_with_itm",
-    ]
-    with pytest.raises(ZsbenchError, match="'captioning' is not supported") as refused:
-        resolve_task("fake_cls", "captioning")
-    assert "zeroshot_classification, zeroshot_retrieval, linear_probe, image_caption_selection, toy_mean_cosine" in str(
-        refused.value
+    assert TASKS.unsupported() == ["zeroshot_retrieval_with_itm"]
+    with pytest.raises(ZsbenchError, match="'zeroshot_retrieval_with_itm' is not supported") as refused:
+        resolve_task("fake_cls", "zeroshot_retrieval_with_itm")
+    assert (
+        "zeroshot_classification, zeroshot_retrieval, linear_probe, image_caption_selection, captioning, "
+        "toy_mean_cosine" in str(refused.value)
     )
     with pytest.raises(ZsbenchError, match="unknown task 'toy_mean_cosin' \\(did you mean 'toy_mean_cosine'\\?\\)"):
         resolve_task("fake_cls", "toy_mean_cosin")
     # Registering a task under a refused name makes it supported; removing it refuses the name again.
-    probe = type("Probe", (MeanCosine,), {"name": "captioning"})()
-    TASKS.register("captioning", probe)
+    probe = type("Probe", (MeanCosine,), {"name": "zeroshot_retrieval_with_itm"})()
+    TASKS.register("zeroshot_retrieval_with_itm", probe)
     try:
-        assert resolve_task("fake_cls", "captioning") == "captioning"
-        assert "captioning" not in TASKS.unsupported()
+        assert resolve_task("fake_cls", "zeroshot_retrieval_with_itm") == "zeroshot_retrieval_with_itm"
+        assert "zeroshot_retrieval_with_itm" not in TASKS.unsupported()
     finally:
-        TASKS.unregister("captioning")
+        TASKS.unregister("zeroshot_retrieval_with_itm")
     with pytest.raises(ZsbenchError, match="not supported"):
-        resolve_task("fake_cls", "captioning")
+        resolve_task("fake_cls", "zeroshot_retrieval_with_itm")
 
 
 def test_task_must_accept_the_datasets_data(toy, tmp_path):
     with pytest.raises(ZsbenchError, match="'fake_ret' is a zeroshot_retrieval dataset; run it with --task "
-                       "zeroshot_retrieval or auto"):  # fmt: skip
+                       "zeroshot_retrieval or captioning or auto"):  # fmt: skip
         resolve_task("fake_ret", toy.name)
     # A job built by hand (as the pytest plugin does) is checked against the loaded data too.
     evaluator = Engine(_config(tmp_path, datasets=[("fake_ret", None)]))

@@ -311,4 +311,4 @@ def test_bad_input_is_one_line_before_any_encoding(probe_eval, tmp_path, args, n
 def test_linear_probe_is_registered():
     assert "linear_probe" in TASKS and "linear_probe" not in TASKS.unsupported()
     with pytest.raises(ZsbenchError, match="not supported"):
-        TASKS.canonical("captioning")
+        TASKS.canonical("zeroshot_retrieval_with_itm")

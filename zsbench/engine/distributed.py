@@ -11,6 +11,7 @@ over GPUs.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,14 +100,22 @@ class LocalStrategy:
         return None
 
     def encode_images(
-        self, model: ZeroShotModel, images: ImageSet, loader: LoaderSettings, *, desc: str, gpu_decode: bool = False
+        self,
+        model: ZeroShotModel,
+        images: ImageSet,
+        loader: LoaderSettings,
+        *,
+        desc: str,
+        gpu_decode: bool = False,
+        fn: Callable[[Any], Any] | None = None,
     ) -> tuple[Any, list[int]]:
-        """Embeddings (N_kept, D) in index order and the indices skipped as corrupt."""
-        if gpu_decode:
+        """Embeddings (N_kept, D) in index order and the indices skipped as corrupt (``fn``: see ``encode_images``;
+        the GPU-decode path encodes embeddings only)."""
+        if gpu_decode and fn is None:
             from zsbench.engine.gpu_decode import encode_images_gpu_decode
 
             return encode_images_gpu_decode(model, images, loader), []
-        return encode_images(model, images, loader, desc=desc)
+        return encode_images(model, images, loader, desc=desc, fn=fn)
 
 
 class ShardedStrategy(LocalStrategy):
@@ -151,10 +160,17 @@ class ShardedStrategy(LocalStrategy):
             dist.destroy_process_group()
 
     def encode_images(
-        self, model: ZeroShotModel, images: ImageSet, loader: LoaderSettings, *, desc: str, gpu_decode: bool = False
+        self,
+        model: ZeroShotModel,
+        images: ImageSet,
+        loader: LoaderSettings,
+        *,
+        desc: str,
+        gpu_decode: bool = False,
+        fn: Callable[[Any], Any] | None = None,
     ) -> tuple[Any, list[int]]:
         mine = my_batches(len(images), loader.batch_size, self.world)
-        emb, skipped = encode_images(model, images, loader, indices=mine, desc=desc)
+        emb, skipped = encode_images(model, images, loader, indices=mine, desc=desc, fn=fn)
         return gather_in_order(mine, emb, skipped, len(images))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,9 +93,16 @@ def encode_images(
     *,
     indices: Sequence[int] | None = None,
     desc: str = "images",
+    fn: Callable[[Any], Any] | None = None,
 ) -> tuple[Any, list[int]]:
-    """Embeddings (N_kept, D) float32 on the CPU, in index order, and the indices that were skipped as corrupt."""
+    """Embeddings (N_kept, D) float32 on the CPU, in index order, and the indices that were skipped as corrupt.
+
+    ``fn`` replaces ``model.encode_image`` per batch (``model.generate_captions`` for captioning: same loading,
+    batching, skipping and order, (N_kept, L) token ids instead of embeddings).
+    """
     import torch
+
+    fn = fn or model.encode_image
 
     dataset = _TransformedImages(images, model.transform, settings.skip_corrupt, indices)
     loader = settings.dataloader(dataset, model.device)
@@ -107,7 +114,7 @@ def encode_images(
             raise CorruptImageError(batch.message)
         if batch is not None:
             pixels, idx = batch
-            chunks.append(model.encode_image(pixels).cpu())
+            chunks.append(fn(pixels).cpu())
             seen.append(idx)
         bar.update(min(settings.batch_size, bar.total - bar.n))
     bar.close()

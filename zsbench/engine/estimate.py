@@ -277,8 +277,9 @@ class _CacheIndex:
             return self._weights_now(str(weights["path"])) == weights["sha256"]
         return True
 
-    def lookup(self, ref: ModelRef, job: Job, split: str, images: Any) -> dict[str, Any]:
-        """What the cache holds for this image set under this model (``status``, ``entries``)."""
+    def lookup(self, ref: ModelRef, job: Job, split: str, images: Any, output: str = "embeddings") -> dict[str, Any]:
+        """What the cache holds for this image set under this model (``status``, ``entries``); ``output``: the
+        task's ``image_output`` (embeddings or generated captions)."""
         from zsbench.engine.gpu_decode import supports_gpu_decode
         from zsbench.models import MODEL_TYPES
 
@@ -295,7 +296,8 @@ class _CacheIndex:
             "fingerprint_mode": cfg.fingerprint,
             "n": len(images),
             "skip_corrupt": cfg.skip_corrupt,
-            "gpu_decode": cfg.gpu_decode and supports_gpu_decode(images),
+            "gpu_decode": cfg.gpu_decode and supports_gpu_decode(images) and output != "captions",
+            "output": None if output == "embeddings" else output,  # generated captions have their own entries
         }
         found = [
             (path, parts)
@@ -326,6 +328,8 @@ def _texts(job: Job, data: Any, settings: Any) -> tuple[int | None, str]:
     from zsbench.tasks.base import ImageEmbeddings
 
     task = TASKS.get(job.task)
+    if task.image_output != "embeddings":  # captioning: nothing to encode on the text side
+        return 0, "none: a caption is generated per image (beam search; its cost is not in the estimate)"
     if data is None:
         spec = get_spec(job.dataset)
         if settings.classifier is not None and job.task == "zeroshot_classification":
@@ -415,6 +419,7 @@ def describe_plan(
     from zsbench.engine.results import has_record
     from zsbench.engine.runner import Engine
     from zsbench.models import MODEL_TYPES
+    from zsbench.tasks import TASKS
 
     if throughput is not None and not throughput > 0:
         raise ZsbenchError(f"--throughput must be a positive number of images per second, got {throughput}")
@@ -459,8 +464,9 @@ def describe_plan(
             data, job_image_sets = _job_image_sets(job, inspector, settings)
             texts, texts_desc = _texts(job, data, settings)
             job_sets = []
+            output = TASKS.get(job.task).image_output
             for image_set in job_image_sets:
-                key = image_set.pop("key")
+                key = (*image_set.pop("key"), output)  # generated captions never reuse embeddings, nor the reverse
                 images = image_set.pop("images")
                 if key in sets:
                     job_sets.append({"index": sets[key], "action": "reuse", "n": image_set["n"]})
@@ -473,7 +479,7 @@ def describe_plan(
                         "root": job.dataset_root,
                         "languages": [job.language],
                         **image_set,
-                        "cache": cache.lookup(ref, job, image_set["split"], images),
+                        "cache": cache.lookup(ref, job, image_set["split"], images, output),
                     }
                 )
                 job_sets.append({"index": sets[key], "action": "encode", "n": image_set["n"]})

@@ -32,6 +32,15 @@ METRIC_ORDER = (
     "lp_acc1",
     "lp_acc5",
     "lp_mean_per_class_recall",
+    # captioning, in CLIP_benchmark's scorer order
+    "Bleu_1",
+    "Bleu_2",
+    "Bleu_3",
+    "Bleu_4",
+    "METEOR",
+    "ROUGE_L",
+    "CIDEr",
+    "SPICE",
     # image_caption_selection, in CLIP_benchmark's key order
     "image_acc",
     "text_acc",

@@ -37,7 +37,15 @@ from zsbench.errors import OutputError, ZsbenchError
 from zsbench.models.base import ZeroShotModel
 from zsbench.paths import default_cache_dir
 from zsbench.tasks import TASKS
-from zsbench.tasks.base import EVAL_IMAGES, ImageEmbeddings, TaskSettings, TextEmbeddings, Texts, check_accepts
+from zsbench.tasks.base import (
+    EVAL_IMAGES,
+    IMAGE_CAPTIONS,
+    ImageEmbeddings,
+    TaskSettings,
+    TextEmbeddings,
+    Texts,
+    check_accepts,
+)
 
 log = logging.getLogger("zsbench")
 
@@ -164,6 +172,12 @@ class Engine:
 
         task = TASKS.get(job.task)
         settings = self.task_settings(job)
+        if task.image_output == IMAGE_CAPTIONS:  # the model first: no tool to install can change this one
+            from zsbench import models
+
+            reason = models.caption_refusal(job.model.model_type, job.model.model, job.model.pretrained)
+            if reason:
+                raise ZsbenchError(f"--task {task.name} with --model {job.model.model}: {reason}")
         task.check_settings(settings)
         available = get_spec(job.dataset).splits
         for role, split in task.splits(settings).items():
@@ -182,6 +196,7 @@ class Engine:
         settings = self.task_settings(job)
         wanted = task.splits(settings)
         if not wanted:
+            task.check_data(data, settings)
             return {}
         options = dict(job.dataset_options)
         splits = {
@@ -233,11 +248,18 @@ class Engine:
             raise ZsbenchError(
                 f"task {task.name!r} asks for no {EVAL_IMAGES!r} image set: it must score the job's split"
             )
+        output = task.image_output
+        if output == IMAGE_CAPTIONS and not model.can_generate:  # the loaded model, before any image is encoded
+            raise ZsbenchError(
+                f"--task {task.name} needs a model that generates captions; {model.model_type} model {model.name!r} "
+                "does not (use an open_clip CoCa, e.g. --model coca_ViT-B-32)"
+            )
         images = {
-            role: self.image_embeddings(model, job, image_set, role=role) for role, image_set in image_sets.items()
+            role: self.image_embeddings(model, job, image_set, role=role, output=output)
+            for role, image_set in image_sets.items()
         }
         for role, split in wanted_splits.items():  # other splits, cached under their own split name
-            images[role] = self.image_embeddings(model, job, splits[role].images, role=role, split=split)
+            images[role] = self.image_embeddings(model, job, splits[role].images, role=role, split=split, output=output)
         timing["encode_images_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -259,7 +281,11 @@ class Engine:
             data=data,
             images=evaluated,
             task_info=task_info,
-            task_settings=task.recorded_settings(settings),
+            task_settings={
+                **task.recorded_settings(settings),
+                # how the captions were generated and decoded: the model's, so recorded here and not by the task
+                **({"generation": model.generation_settings} if output == IMAGE_CAPTIONS else {}),
+            },
             cache={
                 "image_embeddings": evaluated.cache,
                 "images_encoded_so_far": self.images_encoded,
@@ -308,13 +334,23 @@ class Engine:
 
     # -- embeddings through the cache -------------------------------------------------------------------------
     def image_embeddings(
-        self, model: ZeroShotModel, job: Job, images: Any, *, role: str = EVAL_IMAGES, split: str | None = None
+        self,
+        model: ZeroShotModel,
+        job: Job,
+        images: Any,
+        *,
+        role: str = EVAL_IMAGES,
+        split: str | None = None,
+        output: str = "embeddings",
     ) -> ImageEmbeddings:
         """Embeddings of a whole image set, from the cache when anything identical was encoded before.
 
         ``role`` is the task's name for the set: the job's split (:data:`EVAL_IMAGES`) or another split by name;
-        ``split`` names the split when the role does not (a task's other splits, :meth:`Task.splits`).
+        ``split`` names the split when the role does not (a task's other splits, :meth:`Task.splits`). ``output``
+        :data:`IMAGE_CAPTIONS`: the model's generated captions instead (token ids, cached under their own key with
+        the generation settings, and decoded by the model).
         """
+        captions = output == IMAGE_CAPTIONS
         split = split or (job.split if role == EVAL_IMAGES else role)
         parts = {
             "kind": "image",
@@ -329,20 +365,31 @@ class Engine:
             "images": self._fingerprint(job, split, images),
             "n": len(images),
             "skip_corrupt": self.config.skip_corrupt,
-            "gpu_decode": self.config.gpu_decode and supports_gpu_decode(images),
+            "gpu_decode": self.config.gpu_decode and supports_gpu_decode(images) and not captions,
         }
+        if captions:  # only then: the keys of embedding entries stay as they were
+            parts["output"] = IMAGE_CAPTIONS
+            parts["generation"] = model.generation_settings
         cached, where = self.cache.get("image", parts)
         if cached is not None:
-            return ImageEmbeddings(cached["embeddings"], len(images), tuple(cached["skipped"].tolist()), where)
-        import torch
+            emb, skipped = cached["embeddings"], tuple(cached["skipped"].tolist())
+        else:
+            import torch
 
-        desc = f"{job.dataset} images" if role == EVAL_IMAGES else f"{job.dataset} {role} images"
-        gpu_decode = self.config.gpu_decode and supports_gpu_decode(images)
-        emb, skipped = self.strategy.encode_images(model, images, self.loader, desc=desc, gpu_decode=gpu_decode)
-        self.images_encoded += len(images) - len(skipped)
-
-        self.cache.put("image", parts, {"embeddings": emb, "skipped": torch.tensor(skipped, dtype=torch.long)})
-        return ImageEmbeddings(emb, len(images), tuple(skipped), "miss")
+            desc = f"{job.dataset} images" if role == EVAL_IMAGES else f"{job.dataset} {role} images"
+            emb, skipped_list = self.strategy.encode_images(
+                model,
+                images,
+                self.loader,
+                desc=f"{desc} (captioning)" if captions else desc,
+                gpu_decode=bool(parts["gpu_decode"]),
+                fn=model.generate_captions if captions else None,
+            )
+            skipped, where = tuple(skipped_list), "miss"
+            self.images_encoded += len(images) - len(skipped)
+            self.cache.put("image", parts, {"embeddings": emb, "skipped": torch.tensor(skipped, dtype=torch.long)})
+        texts = tuple(model.decode_captions(emb)) if captions else None
+        return ImageEmbeddings(emb, len(images), skipped, where, captions=texts)
 
     def _fingerprint(self, job: Job, split: str, images: Any) -> str:
         """``images.fingerprint(mode)``, once per image set and invocation (mode: ``--fingerprint``).

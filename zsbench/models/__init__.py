@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from zsbench._registry import Registry
-from zsbench.models.base import PRECISIONS, ModelIdentity, Precision, ZeroShotModel, resolve_precision
+from zsbench.models.base import (
+    PRECISIONS,
+    CaptionGenerator,
+    ModelIdentity,
+    Precision,
+    ZeroShotModel,
+    resolve_precision,
+)
 
 MODEL_TYPES: Registry[Any] = Registry("model type")
 MODEL_TYPES.register("open_clip", "zsbench.models.open_clip:load")
@@ -36,12 +43,30 @@ def load_model(
     return loader(model, pretrained, device=device, precision=precision, cache_dir=cache_dir, **options)
 
 
+def caption_refusal(model_type: str, model: str, pretrained: str = "") -> str | None:
+    """Why a model cannot generate captions (``--task captioning``), decided before it loads; None when it can or
+    when only loading it can tell (then the engine checks the loaded model before encoding anything)."""
+    kind = MODEL_TYPES.canonical(model_type)
+    if kind == "open_clip":
+        from zsbench.models.open_clip import caption_refusal as open_clip_refusal
+
+        return open_clip_refusal(model, pretrained)
+    if kind in ("hf", "internvl"):
+        return (
+            f"--model_type {kind} models are contrastive encoders: captioning needs a generative model, an open_clip "
+            "CoCa such as coca_ViT-B-32"
+        )
+    return None
+
+
 __all__ = [
     "MODEL_TYPES",
     "PRECISIONS",
+    "CaptionGenerator",
     "ModelIdentity",
     "Precision",
     "ZeroShotModel",
+    "caption_refusal",
     "load_model",
     "resolve_precision",
 ]

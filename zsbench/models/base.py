@@ -2,7 +2,9 @@
 
 The engine only ever calls ``transform``, ``tokenize``, ``encode_image`` and ``encode_text``; adapters move
 inputs to their device and return float32 embeddings on the CPU-independent device of the model (not
-normalised: the tasks normalise, exactly as CLIP_benchmark does).
+normalised: the tasks normalise, exactly as CLIP_benchmark does). A generative model (open_clip CoCa) also has a
+:class:`CaptionGenerator`: ``generate_captions`` and ``decode_captions`` (``--task captioning``); every other
+model refuses them in one line.
 """
 
 from __future__ import annotations
@@ -229,6 +231,23 @@ def _identity_from_dict(data: dict[str, Any]) -> ModelIdentity:
     return ModelIdentity.from_dict(data)
 
 
+@dataclass(frozen=True)
+class CaptionGenerator:
+    """How a generative model captions images (``--task captioning``).
+
+    Attributes:
+        generate: pixels (B, C, H, W) on the model's device -> (B, L) int64 token ids, every row padded to the same
+            ``L`` for every batch (so batches concatenate, cache and gather like embeddings); called under the
+            model's precision.
+        decode: (N, L) token ids on the CPU -> N caption strings.
+        settings: the generation and decoding settings (JSON-able); part of the cache key and recorded in results.
+    """
+
+    generate: Callable[[Any], Any]
+    decode: Callable[[Any], list[str]]
+    settings: Mapping[str, Any]
+
+
 class ZeroShotModel:
     """A loaded model, ready for the engine.
 
@@ -246,6 +265,7 @@ class ZeroShotModel:
         identity: ``ident.as_dict()``, the plain-dict view the engine puts in cache keys and provenance; assigning a
             dict replaces ``ident`` (keys that are not :class:`ModelIdentity` fields land in ``extra``).
         module: the underlying ``torch.nn.Module`` (for ``.eval()``, parameter counts, ``torch.compile``).
+        generator: how the model captions images; ``None`` for a model that cannot (every CLIP-like model).
     """
 
     def __init__(
@@ -261,6 +281,7 @@ class ZeroShotModel:
         precision: Precision,
         identity: ModelIdentity | Mapping[str, Any] | None = None,
         module: Any = None,
+        generator: CaptionGenerator | None = None,
     ) -> None:
         self.name = name
         self.model_type = model_type
@@ -272,6 +293,7 @@ class ZeroShotModel:
         self.device = device
         self.precision = precision
         self.module = module
+        self.generator = generator
         self.ident = self._as_identity(identity if identity is not None else {})
 
     def _as_identity(self, value: ModelIdentity | Mapping[str, Any]) -> ModelIdentity:
@@ -320,6 +342,36 @@ class ZeroShotModel:
         tokens = _to_device(tokens, self.device)
         with self._running():
             return self.text_fn(tokens).float()
+
+    # -- captioning (generative models only) -----------------------------------------------------------------
+    @property
+    def can_generate(self) -> bool:
+        """Whether the model generates captions (``--task captioning``)."""
+        return self.generator is not None
+
+    def _require_generator(self) -> CaptionGenerator:
+        if self.generator is None:
+            raise ZsbenchError(
+                f"{self.model_type} model {self.name!r} does not generate captions; --task captioning needs a "
+                "generative model (an open_clip CoCa, e.g. --model coca_ViT-B-32)"
+            )
+        return self.generator
+
+    @property
+    def generation_settings(self) -> dict[str, Any]:
+        """The generation and decoding settings (a plain dict; refused in one line for a non-generative model)."""
+        return _thaw(_freeze(self._require_generator().settings))
+
+    def generate_captions(self, pixels: Any) -> Any:
+        """Generated token ids, (B, L) int64 on the CPU-independent device of the model, for a (B, C, H, W) batch."""
+        generator = self._require_generator()
+        pixels = pixels.to(self.device, dtype=self.precision.weights_dtype, non_blocking=True)
+        with self._running():
+            return generator.generate(pixels).long()
+
+    def decode_captions(self, tokens: Any) -> list[str]:
+        """The captions of :meth:`generate_captions`'s token ids (one string per row)."""
+        return list(self._require_generator().decode(tokens.cpu()))
 
 
 def _to_device(batch: Any, device: str) -> Any:

@@ -6,6 +6,10 @@ Mirrors CLIP_benchmark's open_clip loader (``create_model_and_transforms`` keepi
 :class:`~zsbench.models.base.ModelIdentity` that pins everything the embeddings depend on. Local checkpoint files are read by zsbench itself
 (:mod:`zsbench.models.checkpoints`: weights-only unpickling, safetensors headers checked) before the model is built,
 and keys are compared with the model so a mismatch names the keys.
+
+A CoCa model also captions images (``--task captioning``): :func:`caption_generator` calls ``model.generate``
+with open_clip's defaults and decodes as CLIP_benchmark 1.6.2's ``metrics/captioning.py`` does;
+:func:`caption_refusal` tells from the architecture config, before anything loads, that a model cannot.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ from typing import Any
 
 from zsbench._registry import unknown_name
 from zsbench.errors import CheckpointError, UnknownNameError, ZsbenchError
-from zsbench.models.base import ModelIdentity, ZeroShotModel, resolve_precision, weights_fingerprint
+from zsbench.models.base import (
+    CaptionGenerator,
+    ModelIdentity,
+    ZeroShotModel,
+    resolve_precision,
+    weights_fingerprint,
+)
 from zsbench.models.checkpoints import check_keys, read_state_dict
 
 LOCAL_DIR = "local-dir:"
@@ -167,7 +177,147 @@ def load(
         precision=prec,
         identity=identity,
         module=module,
+        generator=caption_generator(module, tokenizer),
     )
+
+
+# CLIP_benchmark 1.6.2 calls ``model.generate(images)`` with no other argument, so open_clip's defaults are the
+# benchmark's settings; they are read from the installed open_clip (and recorded) rather than copied here.
+_GENERATE_INPUTS = ("image", "text", "stopping_criteria")
+DECODING = (
+    "open_clip SimpleTokenizer.decode of each row, the text before the first <end_of_text>, <start_of_text> removed, "
+    "stripped (CLIP_benchmark 1.6.2 metrics/captioning.py)"
+)
+
+
+def generation_defaults(module: Any) -> dict[str, Any]:
+    """``module.generate``'s keyword defaults, with the special tokens resolved as generate resolves them."""
+    import inspect
+
+    params = inspect.signature(module.generate).parameters
+    settings = {
+        name: p.default for name, p in params.items() if name not in _GENERATE_INPUTS and p.default is not p.empty
+    }
+    # generate's own fallbacks for None (open_clip 3.x: SimpleTokenizer's start/end ids and the model's pad_id)
+    settings["sot_token_id"] = 49406 if settings.get("sot_token_id") is None else settings["sot_token_id"]
+    settings["eos_token_id"] = 49407 if settings.get("eos_token_id") is None else settings["eos_token_id"]
+    settings["pad_token_id"] = (
+        getattr(module, "pad_id", 0) if settings.get("pad_token_id") is None else (settings["pad_token_id"])
+    )
+    return settings
+
+
+def caption_generator(module: Any, tokenizer: Any) -> CaptionGenerator | None:
+    """The captioning of an open_clip CoCa (None for any other model, or a CoCa whose tokenizer is not open_clip's
+    SimpleTokenizer: ``generate``'s start and end tokens are SimpleTokenizer's)."""
+    import open_clip
+    import torch
+    from open_clip.tokenizer import SimpleTokenizer
+
+    if not isinstance(module, open_clip.CoCa) or not isinstance(tokenizer, SimpleTokenizer):
+        return None
+    defaults = generation_defaults(module)
+    eos, width = int(defaults["eos_token_id"]), int(defaults.get("max_seq_len", 77))
+
+    def generate(pixels: torch.Tensor) -> torch.Tensor:
+        missing = generation_unavailable()
+        if missing:  # open_clip would fail an assert at the first batch
+            raise ZsbenchError(missing)
+        out = module.generate(pixels)  # exactly CLIP_benchmark's call: open_clip's defaults
+        if out.shape[1] > width:
+            raise ValueError(f"open_clip generate returned {out.shape[1]} tokens, more than max_seq_len={width}")
+        # Every batch padded to one width so batches concatenate. Padding with <end_of_text> decodes like the row
+        # itself: decoding keeps only the text before the first <end_of_text>.
+        pad = torch.full((out.shape[0], width - out.shape[1]), eos, dtype=out.dtype, device=out.device)
+        return torch.cat([out, pad], dim=1)
+
+    def decode(tokens: torch.Tensor) -> list[str]:
+        return [
+            tokenizer.decode(row).split("<end_of_text>")[0].replace("<start_of_text>", "").strip()
+            for row in tokens.cpu().numpy()
+        ]
+
+    settings = {
+        "call": "model.generate(images), open_clip's defaults (CLIP_benchmark 1.6.2 passes no other argument)",
+        "generate_defaults": defaults,
+        "decoding": DECODING,
+        "open_clip": open_clip.__version__,
+        # open_clip's beam search runs on transformers' BeamSearchScorer, whose scoring changed between releases
+        "transformers": _version("transformers"),
+    }
+    return CaptionGenerator(generate=generate, decode=decode, settings=settings)
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def generation_unavailable() -> str | None:
+    """Why open_clip's CoCa ``generate`` cannot run with the installed packages (None when it can).
+
+    open_clip imports its generation helpers (``BeamSearchScorer``, logits processors) from transformers at import
+    time and asserts on them in ``generate``; transformers 4.57 and 5.x no longer export ``BeamSearchScorer`` where
+    open_clip 3.3.0 looks for it (4.55.4 does).
+    """
+    from open_clip import coca_model
+
+    if getattr(coca_model, "_has_transformers", True):
+        return None
+    import open_clip
+
+    return (
+        f"open_clip {open_clip.__version__}'s CoCa generate needs transformers' BeamSearchScorer, which the installed "
+        f"transformers ({_version('transformers')}) does not export where open_clip imports it from; install a "
+        "transformers release that does (e.g. pip install 'transformers<4.56': 4.55.4 works with open_clip 3.3.0)"
+    )
+
+
+def caption_refusal(model: str, pretrained: str | None = "") -> str | None:
+    """Why ``model`` cannot caption, from its architecture config alone (nothing loads); None when it can, or when
+    only loading it can tell (an ``hf-hub:`` model, an unknown name: loading names the problem)."""
+    import json
+
+    import open_clip
+
+    from zsbench.models.tiny import register_open_clip_configs
+
+    pretrained = (pretrained or "").strip()
+    folder = None
+    for value in (pretrained, model):
+        if value.startswith(LOCAL_DIR):
+            folder = Path(value[len(LOCAL_DIR) :]).expanduser()
+    if folder is None and pretrained and Path(pretrained).expanduser().is_dir():
+        folder = Path(pretrained).expanduser()
+    if folder is not None:
+        try:
+            cfg = json.loads((folder / "open_clip_config.json").read_text()).get("model_cfg")
+        except (OSError, ValueError, AttributeError):
+            cfg = None  # not an open_clip folder (or unreadable): loading it gives the one-line error
+        name = str(folder)
+    elif model.startswith(HF_HUB):
+        return None
+    else:
+        register_open_clip_configs()
+        name = model.replace("/", "-")
+        cfg = open_clip.get_model_config(name) if name in open_clip.list_models() else None
+    if not isinstance(cfg, dict):
+        return None
+    if "multimodal_cfg" not in cfg:
+        return (
+            f"open_clip model {name} has no text decoder (a contrastive model): captioning needs a generative model, "
+            "an open_clip CoCa such as coca_ViT-B-32"
+        )
+    if (cfg.get("text_cfg") or {}).get("hf_tokenizer_name"):
+        return (
+            f"open_clip model {name} uses the {cfg['text_cfg']['hf_tokenizer_name']} tokenizer, but open_clip's "
+            "generate and CLIP_benchmark's decoding assume open_clip's own (SimpleTokenizer)"
+        )
+    return generation_unavailable()
 
 
 def _local_checkpoint(name: str, oc_pretrained: str | None, weights_id: dict[str, Any]) -> Path | None:

@@ -22,8 +22,9 @@ TASKS.register("zeroshot_classification", "zsbench.tasks.classification:TASK")
 TASKS.register("zeroshot_retrieval", "zsbench.tasks.retrieval:TASK")
 TASKS.register("linear_probe", "zsbench.tasks.linear_probe:TASK")
 TASKS.register("image_caption_selection", "zsbench.tasks.image_caption_selection:TASK")
+TASKS.register("captioning", "zsbench.tasks.captioning:TASK")
 # CLIP_benchmark tasks zsbench does not run (yet): refused by name in one line, never silently ignored.
-TASKS.refuse("captioning", "zeroshot_retrieval_with_itm")
+TASKS.refuse("zeroshot_retrieval_with_itm")
 
 __all__ = [
     "EVAL_IMAGES",

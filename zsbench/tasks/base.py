@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 # entries by that name, so any job that encodes the same split shares them.
 EVAL_IMAGES = "eval"
 
+# What the engine computes for each image of a task's image sets (``Task.image_output``): embeddings
+# (``model.encode_image``), or generated captions (``model.generate_captions``: token ids, decoded by the model).
+IMAGE_EMBEDDINGS = "embeddings"
+IMAGE_CAPTIONS = "captions"
+
 
 @dataclass(frozen=True)
 class ProbeSettings:
@@ -87,13 +92,16 @@ class ImageEmbeddings:
     """One image set's embeddings, as the engine produced (or found in its cache).
 
     ``embeddings`` has one row per image that was evaluated, in image order; ``skipped`` are the indices of corrupt
-    images left out under ``--skip_corrupt`` (empty otherwise).
+    images left out under ``--skip_corrupt`` (empty otherwise). For a task whose ``image_output`` is
+    :data:`IMAGE_CAPTIONS`, ``embeddings`` holds the generated token ids and ``captions`` the model's decoded caption
+    of each row.
     """
 
     embeddings: Tensor
     n_images: int
     skipped: tuple[int, ...] = ()
     cache: str = "miss"  # "miss", "memory" or "disk": where the embeddings came from
+    captions: tuple[str, ...] | None = None
 
     @property
     def kept(self) -> list[int] | None:
@@ -138,10 +146,15 @@ class Task:
     ``data_kinds`` are the kinds of dataset data the task can score: the ``task`` attribute of what a dataset
     loader returns (``zeroshot_classification`` for classnames, templates and labels; ``zeroshot_retrieval`` for
     captions). ``--task auto`` picks a dataset's own task; an explicit ``--task`` must accept the dataset's kind.
+
+    ``image_output`` is what the engine computes per image: :data:`IMAGE_EMBEDDINGS` (default) or
+    :data:`IMAGE_CAPTIONS` (a generative model's captions; the engine refuses a model that cannot generate, before
+    its model loads where the architecture tells, else before any image is encoded).
     """
 
     name: str = ""
     data_kinds: tuple[str, ...] = ()
+    image_output: str = IMAGE_EMBEDDINGS
 
     def image_sets(self, data: Any) -> dict[str, Any]:
         """The image sets to encode, by role. Default: the job's split (:data:`EVAL_IMAGES`)."""
@@ -163,8 +176,8 @@ class Task:
 
     def check_data(self, data: Any, settings: TaskSettings) -> None:
         """Raise :class:`zsbench.errors.ZsbenchError` for data this task cannot score (e.g. too few training
-        samples per class); called with ``settings.other_splits`` filled in, after the datasets load and before the
-        model loads."""
+        samples per class, an image without captions); called with ``settings.other_splits`` filled in (empty for a
+        task without other splits), after the datasets load and before the model loads."""
 
     def texts(self, data: Any, images: Mapping[str, ImageEmbeddings], settings: TaskSettings) -> Texts | None:
         """The texts to encode (after the images, so skipped images can be left out); ``None``: none."""
@@ -242,6 +255,8 @@ def check_accepts(task: Task, data_kind: str, what: str) -> None:
 
 __all__ = [
     "EVAL_IMAGES",
+    "IMAGE_CAPTIONS",
+    "IMAGE_EMBEDDINGS",
     "ImageEmbeddings",
     "ProbeSettings",
     "Task",
