@@ -222,7 +222,7 @@ def write_vtab(root: Path, task_name: str, *, old_features: bool = False) -> dic
     all_labels: dict[str, list[int]] = {}
     for split, n in counts.items():
         examples, labels = [], []
-        for j in range(n):
+        for _ in range(n):
             y = (index * 7 + 1) % n_classes
             ex: dict[str, list[Any]] = {}
             if task.builder == "dsprites":
