@@ -120,9 +120,10 @@ def _eval_parser(sub: Any, command: str = "eval") -> None:
     p.add_argument(
         "--caption_preprocess",
         choices=("fork", "none"),
-        default="fork",
-        help="fork (default, the README numbers): the InternVL fork's lower-casing and punctuation stripping of "
-        "Flickr30k/COCO captions; none: captions as written, as upstream CLIP_benchmark",
+        default=None,
+        help="fork (retrieval's default, the README numbers): the InternVL fork's lower-casing and punctuation "
+        "stripping of Flickr30k/COCO captions; none (captioning's default): captions as written, as upstream "
+        "CLIP_benchmark",
     )
     p.add_argument("--custom_classname_file", default=None)
     p.add_argument("--custom_template_file", default=None)
@@ -331,7 +332,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             options[key] = getattr(args, key)
     if args.cupl:
         options["cupl"] = True
-    if args.caption_preprocess != "fork":  # the loaders' default; every retrieval result records the mode used
+    if args.caption_preprocess:  # else the task's default (retrieval: fork, captioning: none); results record it
         options["caption_preprocess"] = args.caption_preprocess
     if args.allow_incomplete:
         options["allow_incomplete"] = True

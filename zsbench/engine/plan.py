@@ -192,16 +192,18 @@ def build_plan(config: EvalConfig) -> Plan:
     plain data: the engine runs it, ``zsbench plan`` could print it, and the pytest plugin builds one per case.
     """
     from zsbench.datasets import resolve_dataset_root
+    from zsbench.tasks import TASKS
 
     options = dict(config.dataset_options)
     if config.download:
         options["download"] = True
-    dataset_options = tuple(sorted(options.items()))
     plan = Plan()
     for model, pretrained in config.models:
         ref = ModelRef(config.model_type, model, pretrained)
         for dataset, dataset_language in config.datasets:
             task = resolve_task(dataset, config.task)
+            # a task's own loader defaults (captioning: raw reference captions), under what the user set
+            dataset_options = tuple(sorted({**TASKS.get(task).dataset_defaults, **options}.items()))
             root = resolve_dataset_root(dataset, config.dataset_root)
             for language in [dataset_language] if dataset_language else config.languages:
                 out = output_for(

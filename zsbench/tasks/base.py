@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from zsbench._registry import Registry
@@ -150,11 +151,15 @@ class Task:
     ``image_output`` is what the engine computes per image: :data:`IMAGE_EMBEDDINGS` (default) or
     :data:`IMAGE_CAPTIONS` (a generative model's captions; the engine refuses a model that cannot generate, before
     its model loads where the architecture tells, else before any image is encoded).
+
+    ``dataset_defaults`` are dataset loader options the task sets unless the user does (captioning scores against
+    the references as written: ``caption_preprocess="none"``, CLIP_benchmark's).
     """
 
     name: str = ""
     data_kinds: tuple[str, ...] = ()
     image_output: str = IMAGE_EMBEDDINGS
+    dataset_defaults: Mapping[str, Any] = MappingProxyType({})
 
     def image_sets(self, data: Any) -> dict[str, Any]:
         """The image sets to encode, by role. Default: the job's split (:data:`EVAL_IMAGES`)."""

@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from zsbench.errors import ZsbenchError
@@ -207,6 +208,8 @@ class Captioning(Task):
     name = "captioning"
     data_kinds = ("zeroshot_retrieval",)  # datasets whose images have reference captions
     image_output = IMAGE_CAPTIONS
+    # CLIP_benchmark scores captions against the references as written (the fork's pre_caption is for retrieval)
+    dataset_defaults = MappingProxyType({"caption_preprocess": "none"})
 
     def check_settings(self, settings: TaskSettings) -> None:
         require_pycocoevalcap()
