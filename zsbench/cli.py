@@ -447,6 +447,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         if path:
             check_writable_file(path, flag)
     records = collect(args.files)
+    extra = None
+    if args.aggregate:  # computed (and a short DataComp/VTAB set refused) before anything is written
+        from zsbench.engine.aggregate import aggregate
+
+        extra = aggregate(records, args.aggregate, allow_partial=args.allow_partial)
     html = results_report(records, args.html, args.files) if args.html else None  # charts drawn before any write
     report = None
     if args.report:
@@ -454,14 +459,17 @@ def cmd_build(args: argparse.Namespace) -> int:
 
         # Built before anything is written: a bad snapshot must not leave a CSV behind.
         report = report_from_records(records, args.expected)
-    _write_text(args.output, to_csv(records), "--output")
+    rows = records + (extra.records if extra else [])  # aggregate rows: task "aggregate", dataset datacomp/vtab
+    _write_text(args.output, to_csv(rows), "--output")
     if args.markdown:
-        _write_text(args.markdown, to_markdown(records), "--markdown")
+        _write_text(args.markdown, to_markdown(records) + (f"\n{extra.markdown}" if extra else ""), "--markdown")
     if report is not None:
         _write_text(args.report, report, "--report")
     if html is not None:
         html.write()
     written = [p for p in (args.output, args.markdown, args.report, args.html) if p]
+    if extra:
+        print(extra.markdown)
     print(f"wrote {len(records)} results to {', '.join(written)}")
     return 0
 
@@ -635,6 +643,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--expected", default="expected", help="snapshot folder for --report")
     b.add_argument("--html", default=None, help="also write an HTML report with charts here (needs matplotlib)")
+    b.add_argument("--aggregate", action="append", default=[], choices=["datacomp", "vtab", "rank"],
+                   help="also print (and add to --output/--markdown) DataComp's Average and group means, VTAB's "
+                   "group means, or each model's average rank; repeatable")  # fmt: skip
+    b.add_argument("--allow_partial", action="store_true",
+                   help="--aggregate datacomp/vtab over fewer than all of the collection's tasks (says which)")  # fmt: skip
     b.set_defaults(func=cmd_build)
     d = sub.add_parser("datasets", help="where each dataset is expected, whether it is there, how to get it")
     d.add_argument(

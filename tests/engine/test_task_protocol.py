@@ -142,8 +142,8 @@ def test_task_names_and_refusals_come_from_the_registry(toy):
     with pytest.raises(ZsbenchError, match="'zeroshot_retrieval_with_itm' is not supported") as refused:
         resolve_task("fake_cls", "zeroshot_retrieval_with_itm")
     assert (
-        "zeroshot_classification, zeroshot_retrieval, linear_probe, image_caption_selection, captioning, "
-        "toy_mean_cosine" in str(refused.value)
+        "zeroshot_classification, zeroshot_retrieval, linear_probe, image_caption_selection, group_classification, "
+        "datacomp_retrieval, image_association, captioning, toy_mean_cosine" in str(refused.value)
     )
     with pytest.raises(ZsbenchError, match="unknown task 'toy_mean_cosin' \\(did you mean 'toy_mean_cosine'\\?\\)"):
         resolve_task("fake_cls", "toy_mean_cosin")
@@ -161,7 +161,7 @@ def test_task_names_and_refusals_come_from_the_registry(toy):
 
 def test_task_must_accept_the_datasets_data(toy, tmp_path):
     with pytest.raises(ZsbenchError, match="'fake_ret' is a zeroshot_retrieval dataset; run it with --task "
-                       "zeroshot_retrieval or captioning or auto"):  # fmt: skip
+                       "zeroshot_retrieval or datacomp_retrieval or captioning or auto"):  # fmt: skip
         resolve_task("fake_ret", toy.name)
     # A job built by hand (as the pytest plugin does) is checked against the loaded data too.
     evaluator = Engine(_config(tmp_path, datasets=[("fake_ret", None)]))

@@ -25,10 +25,12 @@ def _finetuned_cases():
 
 
 def test_every_gpu_case_is_from_the_seed_readme_or_the_fine_tuned_readme():
-    # a GPU case of neither document would be checked against no published source at all
+    # a GPU case of neither document (nor open_clip's DataComp table, tests/regression/test_datacomp_published.py)
+    # would be checked against no published source at all
     gpu = {c.id for c in load_cases(ROOT / "expected") if c.is_gpu}
-    assert gpu == {c.id for c in _paper_cases()} | {c.id for c in _finetuned_cases()}
-    assert len(gpu) == 58
+    datacomp = {c.id for c in load_cases(ROOT / "expected") if "datacomp" in c.markers}
+    assert gpu == {c.id for c in _paper_cases()} | {c.id for c in _finetuned_cases()} | datacomp
+    assert len(gpu) == 58 + 76
 
 
 def test_54_paper_cases_by_adapter():

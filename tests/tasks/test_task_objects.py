@@ -44,7 +44,11 @@ def _embeddings(n: int, d: int = 6, seed: int = 0) -> torch.Tensor:
 def test_registry_holds_task_objects():
     assert isinstance(CLS, Task) and CLS.name == "zeroshot_classification"
     assert RET.data_kinds == ("zeroshot_retrieval",)
-    assert TASKS.accepting("zeroshot_classification") == ["zeroshot_classification", "linear_probe"]
+    assert TASKS.accepting("zeroshot_classification") == [
+        "zeroshot_classification",
+        "linear_probe",
+        "group_classification",
+    ]
 
 
 def test_class_prompts_templates_and_cupl():

@@ -20,6 +20,7 @@ from zsbench.paths import file_sha256
 CLASSIFICATION = "zeroshot_classification"
 RETRIEVAL = "zeroshot_retrieval"
 CAPTION_SELECTION = "image_caption_selection"
+ASSOCIATION = "image_association"  # WinoGAViL: pick the candidate images that fit a cue (zsbench/tasks/winogavil.py)
 FINGERPRINT_MODES = ("stat", "content")
 
 
@@ -235,7 +236,7 @@ class CaptionSelectionData:
 DatasetData = ClassificationData | RetrievalData | CaptionSelectionData
 
 
-TASKS = (CLASSIFICATION, RETRIEVAL, CAPTION_SELECTION)
+TASKS = (CLASSIFICATION, RETRIEVAL, CAPTION_SELECTION, ASSOCIATION)
 _SHA256_HEX = frozenset("0123456789abcdef")
 
 
@@ -318,6 +319,8 @@ class DatasetSpec:
             folders present, so a copy with a folder missing (``allow_incomplete``) keeps every other label.
         files: annotation files that ``download=True`` fetches into the root when missing.
         required: paths under the root that ``zsbench datasets`` checks (``a|b``: either one).
+        default_task: the task ``--task auto`` runs when it is not ``task`` (a variant that scores the same kind of
+            data with more metrics, e.g. DataComp's group metrics); ``task`` stays the kind of data.
     """
 
     name: str
@@ -337,6 +340,7 @@ class DatasetSpec:
     class_folders: tuple[str, ...] = ()
     files: tuple[RemoteFile, ...] = ()
     required: tuple[str, ...] = ()
+    default_task: str = ""
 
     def __post_init__(self) -> None:
         name = self.name
@@ -357,7 +361,7 @@ class DatasetSpec:
         for flag in ("multilabel", "builtin"):
             if not isinstance(getattr(self, flag), bool):
                 raise _spec_error(name, f"{flag} must be True or False, got {getattr(self, flag)!r}")
-        for text in ("layout", "source", "prompt_key", "license", "citation", "version"):
+        for text in ("layout", "source", "prompt_key", "license", "citation", "version", "default_task"):
             if not isinstance(getattr(self, text), str):
                 raise _spec_error(name, f"{text} must be a string, got {getattr(self, text)!r}")
         if self.task != CLASSIFICATION and (self.multilabel or self.class_folders):

@@ -1,10 +1,11 @@
 """The one answer to "where is dataset X": used by ``zsbench eval``, ``zsbench datasets`` and the pytest plugin.
 
 CLIP_benchmark's ``--dataset_root`` is a template with ``{dataset}`` (the name, ``wds/`` removed, slashes kept) and
-``{dataset_cleaned}`` (``/`` -> ``-``); its default is the literal ``root``. zsbench keeps that, except that with no
-template at all the built-in procedural datasets live in zsbench's data cache (``<cache>/data``), where ``eval``
-generates them: asking two places this question once gave two answers (``zsbench datasets`` called ``shapes``
-missing while ``eval`` found it).
+``{dataset_cleaned}`` (``/`` -> ``-``); its default is the literal ``root``. zsbench adds ``{datacomp}``: the
+folder DataComp's ``download_evalsets.py`` puts the dataset in (``wds_<task>_test`` or ``hf_cache``), and keeps the
+rest, except that with no template at all the built-in procedural datasets live in zsbench's data cache
+(``<cache>/data``), where ``eval`` generates them: asking two places this question once gave two answers
+(``zsbench datasets`` called ``shapes`` missing while ``eval`` found it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from zsbench.errors import ZsbenchError
 from zsbench.paths import builtin_data_dir, check_template, fill_template
 
 DATASET_ROOT_FLAG = "--dataset_root"
-DATASET_ROOT_FIELDS = ("dataset", "dataset_cleaned")
+DATASET_ROOT_FIELDS = ("dataset", "dataset_cleaned", "datacomp")
 DEFAULT_DATASET_ROOT = "root"  # CLIP_benchmark's default
 
 
@@ -41,7 +42,15 @@ def resolve_dataset_root(name: str, template: str | None) -> str:
         template = DEFAULT_DATASET_ROOT
     check_dataset_root_template(template)
     dataset = name.removeprefix("wds/")
-    return fill_template(template, DATASET_ROOT_FLAG, dataset=dataset, dataset_cleaned=dataset.replace("/", "-"))
+    from zsbench.datasets.catalog.datacomp import datacomp_folder
+
+    return fill_template(
+        template,
+        DATASET_ROOT_FLAG,
+        dataset=dataset,
+        dataset_cleaned=dataset.replace("/", "-"),
+        datacomp=datacomp_folder(name),  # the folder DataComp's download_evalsets.py writes it to
+    )
 
 
 __all__ = [

@@ -14,6 +14,13 @@ from zsbench.errors import ZsbenchError
 from zsbench.paths import fill_template
 from zsbench.tasks.base import ProbeSettings
 
+
+def _datacomp_names() -> list[str]:
+    from zsbench.datasets.catalog.datacomp import DATACOMP_DATASETS
+
+    return list(DATACOMP_DATASETS)
+
+
 # CLIP_benchmark's collections (builder.dataset_collection / model_collection), kept as data.
 DATASET_COLLECTIONS: dict[str, list[str]] = {
     "retrieval": ["mscoco_captions", "flickr8k", "flickr30k"],
@@ -40,6 +47,8 @@ DATASET_COLLECTIONS: dict[str, list[str]] = {
         "eurosat", "fer2013", "vtab/flowers", "food101", "gtsrb", "pets", "renderedsst2", "vtab/resisc45",
         "stl10", "voc2007",
     ],
+    # DataComp's 38 scored tasks (tasklist.yml order; zsbench/datasets/catalog/datacomp.py maps each to DataComp's key)
+    "datacomp": _datacomp_names(),
     "sugar_crepe": [
         "sugar_crepe/add_att", "sugar_crepe/add_obj", "sugar_crepe/replace_att", "sugar_crepe/replace_obj",
         "sugar_crepe/replace_rel", "sugar_crepe/swap_att", "sugar_crepe/swap_obj",
@@ -178,7 +187,7 @@ def resolve_task(dataset: str, task: str) -> str:
     name = None if task == "auto" else TASKS.canonical(task)
     spec = get_spec(dataset)
     if name is None:
-        return spec.task
+        return spec.default_task or spec.task
     if spec.task not in TASKS.get(name).data_kinds:
         accepting = " or ".join([*TASKS.accepting(spec.task), "auto"])
         raise ZsbenchError(f"dataset {dataset!r} is a {spec.task} dataset; run it with --task {accepting}")

@@ -64,7 +64,16 @@ def marker_name(value: str) -> str:
 # key -> what it must be; a key not listed here is refused (a misspelt "tolerence" would silently use the default)
 _REQUIRED_TEXT = ("model_type", "model", "pretrained", "dataset", "language", "task")
 _OPTIONAL_TEXT = ("id", "source", "command", "pretrained_source", "model_group", "dataset_root", "split")
-_OTHER_KEYS = ("recall_k", "markers", "tolerance", "published", "expected", "provenance", "settings")
+_OTHER_KEYS = (
+    "recall_k",
+    "markers",
+    "tolerance",
+    "published",
+    "expected",
+    "provenance",
+    "settings",
+    "only_expected_metrics",
+)
 KNOWN_KEYS = frozenset(_REQUIRED_TEXT + _OPTIONAL_TEXT + _OTHER_KEYS)
 
 
@@ -170,6 +179,9 @@ class Case:
     provenance: dict[str, Any] | None = None
     # Task settings as EvalConfig fields (validated "settings" of the file), e.g. {"fewshot_k": 5}.
     settings: dict[str, Any] = field(default_factory=dict)
+    # True: compare only the metrics "expected" lists; the run's others are shown, not compared (a source that
+    # publishes one metric per task, e.g. DataComp's main metric). False: an unknown metric fails the case.
+    only_expected_metrics: bool = False
     # The file's JSON as read, kept only so that a snapshot update rewrites the file with its own key order.
     data: dict[str, Any] = field(default_factory=dict, repr=False)
     # A keyed "expected": entry key -> metrics (None: no numbers yet); None for a flat file. ``expected`` is then the
@@ -475,6 +487,9 @@ def _case_from_data(path: Path, data: dict[str, Any]) -> Case:
     markers = check.markers()
     recall_k = check.recall_k()
     settings = check.settings(text["task"])
+    only_expected = data.get("only_expected_metrics", False)
+    if not isinstance(only_expected, bool):
+        check.problems.append(f'"only_expected_metrics" must be true or false, got {_kind(only_expected)}')
     provenance = data.get("provenance")
     if provenance is not None and not isinstance(provenance, dict):
         check.problems.append(f'"provenance" must be an object or null, got {_kind(provenance)}')
@@ -505,6 +520,7 @@ def _case_from_data(path: Path, data: dict[str, Any]) -> Case:
         source=optional["source"],
         provenance=provenance,
         settings=settings,
+        only_expected_metrics=only_expected is True,
         data=data,
         expectations=expectations,
     )
@@ -618,7 +634,7 @@ def compare_case(case: Case, measured: dict[str, Any], tolerance: float | None =
         if exp is None or got is None or (isinstance(got, float) and math.isnan(got)):
             ok, diff = (exp is None and (got is None or (isinstance(got, float) and math.isnan(got)))), None
             if metric not in expected:
-                ok = False  # a metric the snapshot does not know: update the snapshot deliberately
+                ok = case.only_expected_metrics  # else a metric the snapshot does not know: update it deliberately
         else:
             diff = got - exp
             ok = abs(diff) <= tol

@@ -4,6 +4,7 @@ from zsbench.datasets.catalog import (  # noqa: F401
     caption_selection,
     classification,
     classification_more,
+    datacomp,
     multilingual,
     retrieval,
     shapes,
