@@ -54,3 +54,20 @@ def test_flowers_setid_beyond_labels_is_one_line(tmp_path, fake_eval):
     res = fake_eval("--dataset", "flowers", "--dataset_root", tmp_path / "fl", "--allow_incomplete")
     res.assert_one_line_error("flowers", "setid.mat", "99")
     assert not list(tmp_path.glob("out/*.json"))
+
+
+def test_eval_vtab_collection_gives_nineteen_results(tmp_path, fake_eval):
+    """`--dataset vtab` expands as CLIP_benchmark's collection and every member runs on a replica in its format
+    (18 TFDS folders read without TensorFlow, plus torchvision's SUN397): one result each."""
+    from zsbench.engine.plan import DATASET_COLLECTIONS
+    from zsbench.testing.tfds_replicas import write_vtab
+
+    for name in DATASET_COLLECTIONS["vtab"]:
+        if name.startswith("vtab/"):
+            write_vtab(tmp_path / name, name.removeprefix("vtab/"))
+    R.write_sun397(tmp_path / "sun397")
+    res = fake_eval("--dataset", "vtab", "--dataset_root", tmp_path / "{dataset}", "--allow_incomplete")
+    res.assert_ok()
+    got = {json.loads(p.read_text())["dataset"] for p in (tmp_path / "out").glob("*.json")}
+    assert sorted(got) == sorted(DATASET_COLLECTIONS["vtab"]) and len(got) == 19
+    assert not leftovers(tmp_path / "out")
