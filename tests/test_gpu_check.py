@@ -99,6 +99,24 @@ def test_dry_run_prints_one_table_and_section_times(dry_run):
         assert f"-- {title}: " in stdout  # elapsed per section, as it runs
 
 
+@pytest.mark.slow
+def test_dry_run_puts_the_memory_estimate_beside_each_tower_row(dry_run):
+    stdout, payload = dry_run
+    towers = [r for r in payload["rows"] if r["check"].startswith("InternVL-") and "batch" in r["extra"]]
+    assert towers
+    for r in towers:  # zsbench plan's estimate for the tower at that batch; no GPU peak on the CPU
+        assert r["extra"]["est_mem_gib"] > 0 and r["extra"]["peak_mem_gib"] is None
+    header = [line for line in stdout.splitlines() if line.startswith("section ") and line.endswith(" note")]
+    assert " memory " in header[0]
+
+
+def test_memory_cell_shows_measured_next_to_estimated():
+    cell = _load_check().memory_cell
+    assert cell({"peak_mem_gib": 30.0, "est_mem_gib": 25.0}) == "30.0 / est. 25.0 GiB (x1.20)"
+    assert cell({"peak_mem_gib": None, "est_mem_gib": 0.01}) == "- / est. 0.01 GiB"
+    assert cell({"peak_mem_gib": 2.0}) == "2.0 GiB" and cell({}) == ""
+
+
 def test_readme_suite_counts_each_image_set_once_per_model():
     suite = _load_check().count_readme_suite(REPO / "expected")
     assert suite.cases == 42

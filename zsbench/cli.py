@@ -688,6 +688,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if argv is None:  # started as a program (console script, python -m zsbench): the process is this command's
+        from zsbench.models.open_clip_import import enable_light_imports
+
+        enable_light_imports()  # cold start: open_clip without transformers/timm/torch._dynamo for plain CLIPs
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -227,6 +227,8 @@ def section_towers(ctx: Context, sec: str) -> None:
         text_batches = {TEXT_PROJECTION_LEN: [256, 1024], 80: [256]}
     peak, peak_note = peak_tflops(ctx.device)
     print(f"  peak used: {peak_note}", flush=True)
+    from zsbench.engine.estimate import internvl_shape, tower_peak_bytes
+
     best_image: dict[str, Row] = {}  # dtype -> best InternVL-C image row
     best_text: dict[str, Row] = {}  # dtype -> best text row at TEXT_PROJECTION_LEN
     for dname, dtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
@@ -260,10 +262,14 @@ def section_towers(ctx: Context, sec: str) -> None:
             def image_input(b: int, side: int = side, gen: torch.Generator = gen, dtype: torch.dtype = dtype) -> Any:
                 return torch.randn(b, 3, side, side, device=ctx.device, dtype=dtype, generator=gen)
 
+            # zsbench plan's memory model for this tower (weights + working set), beside each measured peak
+            shape = internvl_shape(config, f"InternVL-{mode}")
+            nbytes = torch.empty((), dtype=dtype).element_size()
             rows = sweep_batches(
                 ctx, sec, f"{tower} image", sweep, image_input,
                 lambda x, m=model, mode=mode: m.encode_image(x, f"InternVL-{mode}"),
                 image_flops, peak, min_time, "img/s",
+                estimate=lambda b, s=shape, n=nbytes: tower_peak_bytes(s, "image", b, n),
             )  # fmt: skip
             if mode == "C" and rows:
                 best_image[dname] = max(rows, key=lambda r: r.value or 0.0)
@@ -280,6 +286,7 @@ def section_towers(ctx: Context, sec: str) -> None:
                     rows = sweep_batches(
                         ctx, sec, f"{tower} text len {length}", batches, text_input,
                         lambda ids, m=model: m.encode_text(ids), text_flops, peak, min_time, "texts/s",
+                        estimate=lambda b, s=shape, n=nbytes, t=length: tower_peak_bytes(s, "text", b, n, tokens=t),
                     )  # fmt: skip
                     if length == TEXT_PROJECTION_LEN and rows:
                         best_text[dname] = max(rows, key=lambda r: r.value or 0.0)
@@ -315,8 +322,10 @@ def sweep_batches(
     peak: float | None,
     min_time: float,
     unit: str,
+    estimate: Callable[[int], int] | None = None,
 ) -> list[Row]:
-    """Throughput at each batch size, ascending; stops at the first OOM (that row says so) or when the budget ends."""
+    """Throughput at each batch size, ascending; stops at the first OOM (that row says so) or when the budget ends.
+    ``estimate(batch)``: zsbench's estimated peak bytes, recorded next to the measured peak (``memory`` column)."""
     rows: list[Row] = []
     last_call_s, last_b = None, None
     for b in batches:
@@ -346,8 +355,11 @@ def sweep_batches(
         note = f"{sec_per_call * 1e3:.1f} ms/batch, {tflops:.1f} TFLOP/s"
         note += f" ({pct:.1f}% of peak)" if pct is not None else ""
         note += f", peak mem {peak_gib:.1f} GiB" if peak_gib is not None else ""
+        est_gib = estimate(b) / 2**30 if estimate is not None else None
         extra = {"batch": b, "ms_per_batch": sec_per_call * 1e3, "tflops": tflops, "pct_peak": pct,
-                 "peak_mem_gib": peak_gib, "tflop_per_sample": flops_per_sample / 1e12}  # fmt: skip
+                 "peak_mem_gib": peak_gib, "tflop_per_sample": flops_per_sample / 1e12,
+                 "est_mem_gib": est_gib,
+                 "mem_vs_est": peak_gib / est_gib if peak_gib is not None and est_gib else None}  # fmt: skip
         rows.append(ctx.add(Row(sec, f"{what} batch {b}", b / sec_per_call, unit, note=note, extra=extra)))
     return rows
 
@@ -823,14 +835,24 @@ SECTIONS = (
 )
 
 
+def memory_cell(extra: dict[str, Any]) -> str:
+    """``measured / est. estimate GiB (ratio)`` for a row with a measured peak and zsbench plan's estimate."""
+    peak, est = extra.get("peak_mem_gib"), extra.get("est_mem_gib")
+    if est is None:
+        return "" if peak is None else f"{peak:.1f} GiB"
+    if peak is None:
+        return f"- / est. {est:.2f} GiB"
+    return f"{peak:.1f} / est. {est:.1f} GiB (x{peak / est:.2f})"
+
+
 def print_table(rows: Sequence[Row], header: str) -> None:
     """The one table: section, check, value, goal, met, note (columns as wide as their contents)."""
     cells = [
         [r.section, r.check, "" if r.value is None else f"{_fmt(r.value)} {r.unit}", r.goal,
-         {True: "yes", False: "NO", None: ""}[r.met], r.note]
+         {True: "yes", False: "NO", None: ""}[r.met], memory_cell(r.extra), r.note]
         for r in rows
     ]  # fmt: skip
-    names = ["section", "check", "value", "goal", "met", "note"]
+    names = ["section", "check", "value", "goal", "met", "memory", "note"]
     widths = [max([len(n), *(len(c[i]) for c in cells)]) for i, n in enumerate(names[:-1])]
     print()
     print(header)

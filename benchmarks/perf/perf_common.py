@@ -56,8 +56,9 @@ def python_cmd(script: Path, *args: str) -> list[str]:
 
 # The targets of the README's "Speed, measured" table; each case fails when its ratio misses its target.
 TARGETS = {
-    "a_classification": "<= 0.8",
-    "a_retrieval": "<= 0.8",
+    # issue 15: both were <= 0.8 before the cold-start levers (benchmarks/perf/levers.py)
+    "a_classification": "<= 0.7",
+    "a_retrieval": "<= 0.7",
     "b_five_prompt_sets": "<= 0.3",
     "c_pipeline": ">= 0.9",
     "d_warm_rerun": "<= 0.1",

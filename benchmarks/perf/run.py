@@ -1,5 +1,8 @@
 """Run the speed suite and print the ratio table: ``python benchmarks/perf/run.py [pytest args]``.
 
+``python benchmarks/perf/run.py --levers [--reps N] [--images N] [--only a,b]`` measures instead each CPU lever of
+case (a) on and off and prints the README's lever rows (``levers.py``; about 2 x 2 cold runs per lever).
+
 Equivalent to ``pytest benchmarks/perf --zs-perf -s``; the table is printed at the end of the pytest run and again
 here from ``results.json`` ($ZSBENCH_PERF_RESULTS, default under $ZSBENCH_PERF_DIR or
 ``zsbench_perf`` in the system temporary folder).
@@ -22,6 +25,10 @@ from perf_common import REPO, env, format_table  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
+    if "--levers" in argv:
+        import levers
+
+        return levers.main([a for a in argv if a != "--levers"])
     results = Path(os.environ.get("ZSBENCH_PERF_RESULTS", default_dir() / "results.json"))
     if results.exists():
         results.unlink()  # never print a table left over from an earlier run

@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/perf/run.py`` (= ``pytest benchmarks/perf --zs-perf -s`` plus the table again).
 Targets on the 2-core CPU (``perf_common.TARGETS``, the README's table; a case fails when its ratio misses its
-target): (a) <= 0.8 x CLIP_benchmark's wall time, (b) <= 0.3 x, (c) pipeline >= 90 % of the model-alone rate,
+target): (a) <= 0.7 x CLIP_benchmark's wall time, (b) <= 0.3 x, (c) pipeline >= 90 % of the model-alone rate,
 (d) cached rerun <= 0.1 x the first run. Random-weight ViT-B-32 (the seeded state dict of
 ``make_data.py``), fp32 in both tools (zsbench ``--precision fp32``, CLIP_benchmark ``--no_amp``), batch size and
 workers from ``perf_common``. CLIP_benchmark runs through ``cb_run.py`` (its CLI plus the NumPy >= 2.4 fix of

@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dataclasses import replace
 
     from zsbench.engine import Engine, EvalConfig, build_plan
+    from zsbench.models.open_clip_import import enable_light_imports
+
+    enable_light_imports()  # one process for the run, as the CLI's (zsbench/models/open_clip_import.py)
 
     config = EvalConfig(
         models=[(args.model, args.pretrained)],

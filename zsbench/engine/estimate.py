@@ -143,6 +143,276 @@ def default_throughput(gflops: float | None) -> float | None:
     return min(ASSUMED_DECODE_IMAGES_PER_S, ASSUMED_TFLOPS * 1e3 / gflops)
 
 
+# -- memory -------------------------------------------------------------------------------------------------------
+# A simple model of a run's peak memory, labelled an estimate wherever it is shown; tests/engine/test_memory_estimate.py
+# checks it against measured peaks (within 2x) and benchmarks/gpu/check.py prints it next to measured GPU peaks.
+#
+# weights: parameters x bytes per parameter of the weight dtype (fp32 4, fp16/bf16 2); under autocast the weights
+#   stay fp32 and autocast keeps a 2-byte copy of each weight it casts while a batch runs (+2 bytes per parameter).
+# activations of a transformer tower, in inference mode, for a batch of B samples of T tokens of width W with H
+#   heads: at a block's peak the residual stream, its normalised copy, the MLP's 4W-wide hidden tensor and its
+#   activated copy are alive (1 + 1 + 4 + 4 = ACT_WIDTHS x W per token), and the attention holds scores and their
+#   softmax (2 x H x T x T per sample). The working set does not depend on the number of layers (each block's
+#   tensors are freed before the next block's peak), so: B x (ACT_WIDTHS x T x W + 2 x H x T^2) x bytes per value.
+#   For a ResNet tower the largest feature maps (the stem's and the first stage's, W x S^2 / 4 values per sample for
+#   width W at S px) are counted 4 times (input, two intermediates, residual).
+# the input batch: B x 3 x S x S float32 pixels (and their cast to the weight dtype).
+# text: the engine encodes prompts max(batch, 256) at a time (runner.text_embeddings) of at most the context length
+#   (an upper bound: open_clip CLIP prompts run only to the longest one, about 15 tokens of 77).
+# host, a CPU run: the checkpoint (memory-mapped, every page read while copying) and the model, built in fp32, are
+#   both resident while it loads; then weights + the larger of the image and text working sets.
+# host, a GPU run: the load peak; the GPU holds weights + the larger working set (torch's allocator; the CUDA
+#   context, ~0.5 GiB, is not counted, as torch.cuda.max_memory_allocated does not count it).
+# Not counted: the Python process with its libraries (~0.5-1 GiB of host memory), the loader workers' batches.
+ACT_WIDTHS = 10  # for the usual 4x MLP; 2 + 2 x mlp_ratio in general (InternViT 10, QLLaMA's SwiGLU 7.4: low)
+TEXT_BATCH_MIN = 256  # runner.Engine.text_embeddings: max(batch_size, 256) prompts per forward pass
+_WEIGHT_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
+MEMORY_NOTE = (
+    "memory: an estimate (parameters x bytes per precision + activations at the batch size; see "
+    "zsbench/engine/estimate.py), not counting the Python process and its libraries (~0.5-1 GiB of host memory)"
+)
+
+
+def _vit_params(width: int, layers: int, mlp: int, tokens: int, patch_in: int, embed_dim: int) -> int:
+    block = 4 * width + 3 * width * width + 3 * width + width * width + width + width * mlp + mlp + mlp * width + width
+    return patch_in * width + width + tokens * width + 4 * width + layers * block + width * embed_dim
+
+
+def _resnet_params(width: int, layers: list[int], image_size: int, heads: int, embed_dim: int) -> int:
+    def conv_bn(c_in: int, c_out: int, k: int) -> int:
+        return c_in * c_out * k * k + 2 * c_out
+
+    n = conv_bn(3, width // 2, 3) + conv_bn(width // 2, width // 2, 3) + conv_bn(width // 2, width, 3)
+    inplanes = width
+    for stage, blocks in enumerate(layers):
+        planes = width * 2**stage
+        for b in range(blocks):
+            n += conv_bn(inplanes, planes, 1) + conv_bn(planes, planes, 3) + conv_bn(planes, 4 * planes, 1)
+            if b == 0 and (stage > 0 or inplanes != 4 * planes):
+                n += conv_bn(inplanes, 4 * planes, 1)
+            inplanes = 4 * planes
+    d = width * 32
+    return n + ((image_size // 32) ** 2 + 1) * d + 3 * (d * d + d) + d * embed_dim + embed_dim
+
+
+def open_clip_shape(config: dict[str, Any]) -> dict[str, Any] | None:
+    """Parameters and tower shapes of an open_clip architecture config (ViT or ResNet image tower, CLIP text
+    transformer); None for towers this model does not cover (timm, Hugging Face, CoCa decoders)."""
+    from zsbench.models.open_clip_import import is_plain
+
+    if not is_plain(config):
+        return None
+    try:
+        e = int(config["embed_dim"])
+        v, t = config["vision_cfg"], config["text_cfg"]
+        size = v.get("image_size", 224)
+        size = int(size[0] if isinstance(size, list | tuple) else size)
+        vw = int(v.get("width", 768))
+        if isinstance(v.get("layers"), list | tuple):
+            heads = int(v.get("heads") or vw * 32 // 64)
+            params = _resnet_params(vw, [int(x) for x in v["layers"]], size, heads, e)
+            image = {"kind": "resnet", "width": vw, "size": size}
+        else:
+            patch = int(v["patch_size"])
+            tokens = (size // patch) ** 2 + 1
+            mlp = int(vw * float(v.get("mlp_ratio", 4.0)))
+            params = _vit_params(vw, int(v["layers"]), mlp, tokens, 3 * patch * patch, e)
+            heads = vw // int(v.get("head_width", 64))
+            image = {"kind": "vit", "tokens": tokens, "width": vw, "heads": heads, "size": size, "mlp_ratio": mlp / vw}
+        tw, ctx = int(t.get("width", 512)), int(t.get("context_length", 77))
+        t_mlp = int(tw * float(t.get("mlp_ratio", 4.0)))
+        params += int(t.get("vocab_size", 49408)) * tw + _vit_params(tw, int(t.get("layers", 12)), t_mlp, ctx, 0, e)
+        params -= tw  # the text tower has no class token, and one final LayerNorm where the image tower has two
+        params += 1  # logit_scale
+        text = {"kind": "vit", "tokens": ctx, "width": tw, "heads": int(t.get("heads", 8)), "size": 0,
+                "mlp_ratio": t_mlp / tw}  # fmt: skip
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    return {"params": params, "image": image, "text": text}
+
+
+def internvl_shape(config: Any, mode: str = "InternVL-G") -> dict[str, Any]:
+    """Parameters and tower shapes of an InternVL config: InternViT, QLLaMA and the image pooler; ``InternVL-G``
+    adds QLLaMA's query branch (cross-attention every ``cross_attention_frequency`` layers, the queries, a second
+    pooler). Within 0.2 % of the built models (the tiny test model and the 14B, both modes)."""
+    v, t = config.vision, config.text
+    d, h = v.hidden_size, t.hidden_size
+    tokens = v.num_patches + 1
+    vision = v.num_channels * v.patch_size**2 * d + (tokens + 1) * d
+    vision += v.depth * (4 * d * d + 2 * d * v.intermediate_size + 10 * d)
+    text = t.vocab_size * h + t.num_layers * (4 * h * h + 3 * h * t.intermediate_size + 2 * h)
+    e = config.clip_embed_dim
+    params = vision + text + 4 * d * d + d * e
+    if mode == "InternVL-G":
+        cross = len(range(0, t.num_layers, t.cross_attention_frequency))
+        params += cross * (2 * h * h + 2 * d * h) + config.num_query_token * h + 4 * h * h + h * e
+    return {
+        "params": params,
+        "image": {"kind": "vit", "tokens": tokens, "width": d, "heads": v.num_heads, "size": v.image_size,
+                  "mlp_ratio": v.intermediate_size / d},
+        "text": {"kind": "vit", "tokens": config.context_length, "width": h, "heads": t.num_heads, "size": 0,
+                 "mlp_ratio": t.intermediate_size / h},
+    }  # fmt: skip
+
+
+def model_shape(ref: ModelRef, options: dict[str, Any] | None = None) -> tuple[dict[str, Any] | None, str]:
+    """``(shape, note)``: parameters and tower shapes of ``ref`` from its architecture config, without loading it."""
+    from zsbench.models import MODEL_TYPES
+    from zsbench.models.open_clip_import import model_config
+
+    options = options or {}
+    try:
+        model_type = MODEL_TYPES.canonical(ref.model_type)
+    except ZsbenchError:
+        return None, "unknown model type"
+    if model_type == "internvl":
+        try:
+            config, note = _internvl_config(ref, options)
+            from zsbench.models.internvl.adapters import ADAPTERS
+
+            mode = ADAPTERS.get(ref.model).mode
+        except (ZsbenchError, OSError, ValueError, TypeError) as e:
+            return None, f"sizes unknown ({e})"
+        return internvl_shape(config, mode), note
+    name = ref.model
+    if model_type == "hf":  # transformers' CLIP checkpoints have open_clip's shapes
+        name, _, _ = image_flops(ref, options)
+        config = model_config(name)
+    else:
+        config = model_config(ref.model, ref.pretrained)
+    shape = open_clip_shape(config) if config else None
+    return shape, "" if shape else "architecture not covered by the memory model"
+
+
+def tower_activation_bytes(tower: dict[str, Any], batch: int, value_bytes: int) -> int:
+    """The working set of one tower for a batch (see the comment above :data:`ACT_WIDTHS`)."""
+    if tower["kind"] == "resnet":
+        return 4 * batch * tower["width"] * tower["size"] ** 2 // 4 * value_bytes
+    t, w, heads = tower["tokens"], tower["width"], tower["heads"]
+    widths = ACT_WIDTHS + 2 * (float(tower.get("mlp_ratio", 4.0)) - 4.0)
+    return int(batch * (widths * t * w + 2 * heads * t * t) * value_bytes)
+
+
+def tower_peak_bytes(shape: dict[str, Any], tower: str, batch: int, value_bytes: int, tokens: int | None = None) -> int:
+    """Weights (``value_bytes`` per parameter) plus one tower's working set for ``batch`` samples, the input pixels
+    included for the image tower, in the weight dtype (``tokens``: another text length): what one forward pass of
+    that tower needs, which ``benchmarks/gpu/check.py`` prints next to the measured peak."""
+    t = dict(shape[tower])
+    if tokens is not None:
+        t["tokens"] = tokens
+    pixels = batch * 3 * t["size"] ** 2 * value_bytes if tower == "image" else 0
+    return int(shape["params"]) * value_bytes + tower_activation_bytes(t, batch, value_bytes) + pixels
+
+
+def memory_estimate(
+    shape: dict[str, Any] | None,
+    *,
+    precision: Any,
+    device: str,
+    batch_size: int,
+    checkpoint_bytes: int | None = None,
+    text_batch: int | None = None,
+    fp32_build: bool = True,
+) -> dict[str, Any] | None:
+    """Peak host and (on CUDA) GPU memory of a run of one model, in bytes; None when the shape is unknown.
+
+    ``precision`` is a resolved :class:`~zsbench.models.base.Precision`; ``checkpoint_bytes`` the weights file's size
+    (None: random weights or a download, not read from a local file); ``fp32_build``: the model is built in fp32 on
+    the host and cast and moved after loading (open_clip, transformers), else built in its dtype on the device
+    (InternVL).
+    """
+    if shape is None:
+        return None
+    params = int(shape["params"])
+    weight_bytes = _WEIGHT_BYTES[precision.weights]
+    value_bytes = 2 if precision.autocast else weight_bytes
+    weights = params * weight_bytes + (2 * params if precision.autocast else 0)
+    image = shape["image"]
+    pixels = batch_size * 3 * image["size"] ** 2 * (4 + (weight_bytes if weight_bytes != 4 else 0))
+    image_act = tower_activation_bytes(image, batch_size, value_bytes) + pixels
+    texts = text_batch if text_batch is not None else max(batch_size, TEXT_BATCH_MIN)
+    text_act = tower_activation_bytes(shape["text"], texts, value_bytes)
+    cuda = device.startswith("cuda")
+    built = params * 4 if fp32_build else (0 if cuda else params * weight_bytes)
+    load = built + (checkpoint_bytes or 0)
+    run = weights + max(image_act, text_act)
+    return {
+        "params": params,
+        "weights_bytes": params * weight_bytes,
+        "checkpoint_bytes": checkpoint_bytes,
+        "image_activations_bytes": image_act,
+        "text_activations_bytes": text_act,
+        "text_batch": texts,
+        "peak_host_bytes": load if cuda else max(load, run),
+        "peak_gpu_bytes": run if cuda else None,
+        "device": device,
+        "precision": precision.name,
+    }
+
+
+def _checkpoint_bytes(ref: ModelRef) -> int | None:
+    path = Path(ref.pretrained).expanduser() if ref.pretrained and "://" not in ref.pretrained else None
+    if path is None:
+        return None
+    try:
+        if path.is_file():
+            return path.stat().st_size
+        if path.is_dir():  # a folder of weights (local-dir:, HF layout): its weight files
+            files = [f for f in path.rglob("*") if f.suffix in (".safetensors", ".bin", ".pth", ".pt")]
+            return sum(f.stat().st_size for f in files) or None
+    except OSError:
+        return None
+    return None
+
+
+def _run_device(config: EvalConfig) -> str:
+    if config.device:
+        return config.device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def model_memory(ref: ModelRef, config: EvalConfig) -> tuple[dict[str, Any] | None, str]:
+    """:func:`memory_estimate` for one model of a run (its precision, device and batch size), and a note."""
+    from zsbench.models import MODEL_TYPES
+    from zsbench.models.base import resolve_precision
+
+    shape, note = model_shape(ref, config.model_options)
+    if shape is None:
+        return None, note
+    internvl = MODEL_TYPES.canonical(ref.model_type) == "internvl"
+    device = _run_device(config)
+    try:  # InternVL's adapter defaults to fp16 weights on a GPU, the others to autocast
+        precision = resolve_precision(config.precision, device, gpu_default="fp16" if internvl else "amp")
+    except ZsbenchError as e:
+        return None, str(e)
+    estimate = memory_estimate(
+        shape, precision=precision, device=device, batch_size=config.batch_size,
+        checkpoint_bytes=_checkpoint_bytes(ref), fp32_build=not internvl,
+    )  # fmt: skip
+    return estimate, note
+
+
+def _gib(n: float | None) -> str:
+    return "unknown" if n is None else f"{n / 2**30:.2f} GiB"
+
+
+def format_memory(estimate: dict[str, Any] | None, note: str = "") -> str:
+    """One line: ``memory (estimate): peak host ..., GPU ... (weights ..., activations ...)``."""
+    if estimate is None:
+        return f"memory (estimate): unknown ({note or 'architecture not covered by the memory model'})"
+    gpu = f", GPU {_gib(estimate['peak_gpu_bytes'])}" if estimate["peak_gpu_bytes"] is not None else ""
+    checkpoint = estimate["checkpoint_bytes"]
+    return (
+        f"memory (estimate, {estimate['device']}, {estimate['precision']}): peak host {_gib(estimate['peak_host_bytes'])}"
+        f"{gpu}; {estimate['params'] / 1e6:,.1f} M parameters = {_gib(estimate['weights_bytes'])} of weights, "
+        f"activations {_gib(estimate['image_activations_bytes'])} (images) / "
+        f"{_gib(estimate['text_activations_bytes'])} ({estimate['text_batch']} texts)"
+        + (f", checkpoint {_gib(checkpoint)} while loading" if checkpoint else "")
+    )
+
+
 # -- datasets -----------------------------------------------------------------------------------------------------
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
@@ -435,6 +705,7 @@ def describe_plan(
         group = [j for j in group if j not in skipped]
         arch, gflops, flops_note = image_flops(ref, config.model_options)
         rate = throughput if throughput is not None else default_throughput(gflops)
+        memory, memory_note = model_memory(ref, config)
         entry: dict[str, Any] = {
             "model_type": ref.model_type,
             "model": ref.model,
@@ -444,6 +715,8 @@ def describe_plan(
             "flops_note": flops_note,
             "throughput_images_per_s": rate,
             "throughput_source": "--throughput" if throughput is not None else ("assumed" if rate else "unknown"),
+            "memory_estimate": memory,
+            "memory_note": memory_note,
             "skipped_existing": [j.output for j in skipped],
             "image_sets": [],
             "jobs": [],
@@ -575,6 +848,7 @@ def _notes(models: list[dict[str, Any]], config: EvalConfig, throughput: float |
         if config.device == "cpu":
             notes.append("--device cpu: the assumed rates are a GPU's; a CPU is far slower")
     notes.append("cost counts the image tower only (2 FLOPs per multiply-add); text encoding is not included")
+    notes.append(MEMORY_NOTE)
     if any(s["count"] == "catalog" for m in models for s in m["image_sets"]):
         notes.append(
             "sizes marked 'catalog' are the complete split's, for datasets that are not there yet; without the files, "
@@ -645,6 +919,7 @@ def format_text(report: dict[str, Any], title: str = "zsbench plan") -> str:
         rate_text = "unknown" if rate is None else f"{rate:,.0f} images/s ({m['throughput_source']})"
         note = f" ({m['flops_note']})" if m["flops_note"] else ""
         lines.append(f"  architecture: {m['architecture']}, {_gflops(m['gflops_per_image'])}{note}; {rate_text}")
+        lines.append("  " + format_memory(m.get("memory_estimate"), m.get("memory_note", "")))
         if not m["jobs"]:
             continue
         lines.append("  image sets:")
