@@ -19,7 +19,7 @@ from typing import Any
 from zsbench.datasets.base import ClassificationData, DatasetSpec
 from zsbench.datasets.catalog.datacomp import GROUP_EVALS, datacomp_folder
 from zsbench.datasets.loaders import _common as c
-from zsbench.datasets.loaders.webdataset import _index_shards, _read_text
+from zsbench.datasets.loaders.webdataset import _index_shards, read_prompt_files, use_shard_templates
 from zsbench.errors import DatasetNotFoundError
 
 
@@ -112,16 +112,8 @@ def load_group_wds(
         rows.append(_metadata_row(s, root, len(fields), fields))
     metadata = np.stack(rows) if rows else np.zeros((0, len(fields)))
     images = c.ArchiveImageSet(root, [s["image"] for s in samples])
-    classes = _read_text(root / "classnames.txt")
-    tmpl = _read_text(root / "zeroshot_classification_templates.txt")
     opts = dict(options)
-    if classes is None and not opts.get("custom_classname_file"):
-        raise DatasetNotFoundError(f"webdataset at {root}: classnames.txt is missing (needed for classification)")
-    if tmpl is None and not opts.get("custom_template_file"):
-        raise DatasetNotFoundError(
-            f"webdataset at {root}: zeroshot_classification_templates.txt is missing (needed for classification)"
-        )
-    names = [x.strip() for x in (classes or "").splitlines() if x.strip()]
+    names, templates = read_prompt_files(root, opts)
     bad = [i for i, t in enumerate(targets) if not 0 <= t < len(names)] if names else []
     if bad:
         raise DatasetNotFoundError(
@@ -132,12 +124,7 @@ def load_group_wds(
     base = c.classification(
         spec, root, split, language, images, targets, opts, dataset_classnames=names or None, info=info
     )
-    if not opts.get("custom_template_file"):
-        from zsbench.datasets.prompts import template_set_id
-
-        base.templates = [x.strip() for x in (tmpl or "").splitlines() if x.strip()]
-        tid, sha = template_set_id(base.templates, f"wds:{spec.name}")
-        base.info.update(template_set=tid, template_sha256=sha)
+    use_shard_templates(base, templates, spec, opts)
     data = GroupClassificationData(
         base.images,
         base.targets,

@@ -242,17 +242,8 @@ def load_wds(root: Path, *, split: str = "test", language: str = "en", spec: Dat
     targets: Any = [label(s) for s in samples]
     if dataset_type == "multilabel":
         targets = np.stack(targets).astype(np.float32) if targets else np.zeros((0, 0), np.float32)
-    classes = _read_text(root / "classnames.txt")
-    tmpl = _read_text(root / "zeroshot_classification_templates.txt")
     opts = dict(options)
-    if classes is None and not opts.get("custom_classname_file"):
-        raise DatasetNotFoundError(f"webdataset at {root}: classnames.txt is missing (needed for classification)")
-    if tmpl is None and not opts.get("custom_template_file"):
-        raise DatasetNotFoundError(
-            f"webdataset at {root}: zeroshot_classification_templates.txt is missing (needed for classification)"
-        )
-    names = [x.strip() for x in (classes or "").splitlines() if x.strip()]
-    templates = [x.strip() for x in (tmpl or "").splitlines() if x.strip()]
+    names, templates = read_prompt_files(root, opts)
     data = c.classification(
         spec,
         root,
@@ -265,13 +256,33 @@ def load_wds(root: Path, *, split: str = "test", language: str = "en", spec: Dat
         multilabel=dataset_type == "multilabel",
         info=info,
     )
+    use_shard_templates(data, templates, spec, opts)
+    return data
+
+
+def read_prompt_files(root: Path, opts: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The folder's class names and templates (non-empty lines); a missing file is an error unless a custom file
+    replaces it."""
+    classes = _read_text(root / "classnames.txt")
+    tmpl = _read_text(root / "zeroshot_classification_templates.txt")
+    if classes is None and not opts.get("custom_classname_file"):
+        raise DatasetNotFoundError(f"webdataset at {root}: classnames.txt is missing (needed for classification)")
+    if tmpl is None and not opts.get("custom_template_file"):
+        raise DatasetNotFoundError(
+            f"webdataset at {root}: zeroshot_classification_templates.txt is missing (needed for classification)"
+        )
+    lines = [[x.strip() for x in (text or "").splitlines() if x.strip()] for text in (classes, tmpl)]
+    return lines[0], lines[1]
+
+
+def use_shard_templates(data: Any, templates: list[str], spec: DatasetSpec, opts: dict[str, Any]) -> None:
+    """The folder's own templates win over the catalog's (CLIP_benchmark's wds rule), unless a custom file is given."""
     if not opts.get("custom_template_file"):
         from zsbench.datasets.prompts import template_set_id
 
         data.templates = templates
         tid, sha = template_set_id(templates, f"wds:{spec.name}")
         data.info.update(template_set=tid, template_sha256=sha)
-    return data
 
 
 # --- export --------------------------------------------------------------------------------------------------------
